@@ -1,0 +1,47 @@
+"""Cohorts: core HES and outcome-tool tables, index dates, the 6- and 12-month cohorts and attrition."""
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.sql_table import sql_table_asset
+from pipelines.resources import Warehouse
+from speval.warehouse import one
+
+CORE_TABLES = (
+    "core.persons",
+    "core.inpatient_admissions",
+    "core.emergency_admissions",
+    "core.ae_attendances",
+    "core.outpatient_appointments",
+    "core.hospital_events",
+    "core.referrals",
+    "core.onward_referrals",
+    "core.assessments",
+)
+COHORT_TABLES = (
+    "analysis.cohort_windows",
+    "analysis.referred_persons",
+    "analysis.cohort_steps",
+    "analysis.attrition",
+    "analysis.cohort_members",
+)
+
+core_assets = [sql_table_asset(name, "core") for name in CORE_TABLES]
+cohort_assets = [sql_table_asset(name, "cohorts") for name in COHORT_TABLES]
+
+
+@dg.asset_check(asset=dg.AssetKey(["analysis", "attrition"]), name="steps_never_increase", blocking=True)
+def attrition_steps_never_increase(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Each attrition step keeps a subset of the one before, and 'referred' is the same for both cohorts."""
+    with warehouse.connect() as con:
+        bad = con.execute(
+            """
+            SELECT cohort, step, n, lag(n) OVER (PARTITION BY cohort ORDER BY step_order) AS previous
+            FROM analysis.attrition QUALIFY n > previous
+            """
+        ).fetchall()
+        referred = one(con, "SELECT count(DISTINCT n) FROM analysis.attrition WHERE step = 'referred'")[0]
+    return dg.AssetCheckResult(
+        passed=not bad and referred == 1,
+        metadata={"increasing_steps": dg.MetadataValue.json([list(map(str, b)) for b in bad])},
+    )

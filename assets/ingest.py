@@ -1,0 +1,88 @@
+"""Ingest: choose the deliveries for the reporting quarter, then load every file of them into `raw`."""
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+import polars as pl
+
+from pipelines.resources import EvaluationSettings, Warehouse
+from speval.contract import ALL_SPECS, FileSpec
+from speval.deliveries import select_deliveries
+from speval.ingest import load_raw, read_delivered
+from speval.quarters import quarter_end, quarter_start
+from speval.warehouse import one, replace_table
+
+PARAMETERS_KEY = dg.AssetKey(["analysis", "parameters"])
+
+
+@dg.asset(key=PARAMETERS_KEY, group_name="ingest", kinds={"duckdb"})
+def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    """The run's parameters and the deliveries it uses (latest HES and outcome-tool delivery with key <= the
+    reporting quarter; every provider-returns folder with key <= it), as one row every analysis reads."""
+    settings.check()
+    used = select_deliveries(settings.data_path(), settings.quarter)
+    row = pl.DataFrame(
+        {
+            "quarter": [settings.quarter],
+            "quarter_start": [quarter_start(settings.quarter)],
+            "quarter_end": [quarter_end(settings.quarter)],
+            "programme": [settings.programme],
+            "coverage_start": [used.hes_manifest.coverage_start],
+            "cutoff": [used.hes_manifest.cutoff],
+            "extracted_on": [used.hes_manifest.extracted_on],
+            "followup_min_days": [settings.followup_min_days],
+            "followup_max_days": [settings.followup_max_days],
+            "hes_delivery": [used.hes],
+            "outcome_tool_delivery": [used.outcome_tool],
+            "provider_return_quarters": [",".join(used.provider_returns)],
+        }
+    )
+    with warehouse.connect() as con:
+        replace_table(con, "analysis.parameters", row)
+    return dg.MaterializeResult(
+        metadata={
+            "quarter": settings.quarter,
+            "programme": settings.programme,
+            "hes_delivery": used.hes,
+            "outcome_tool_delivery": used.outcome_tool,
+            "provider_returns": ", ".join(used.provider_returns) or "none",
+            "hes_cutoff": used.hes_manifest.cutoff.isoformat(),
+        }
+    )
+
+
+def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey(["raw", spec.name]),
+        deps=[PARAMETERS_KEY],
+        group_name="ingest",
+        kinds={"duckdb"},
+        description=f"{spec.filename} ({spec.source}) as delivered, every cell as text, with provenance "
+        "(delivery, file, sha256, row number). Refused whole if it lacks a required column or carries "
+        "direct identifiers.",
+    )
+    def _raw(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            hes, ot, providers = one(
+                con, "SELECT hes_delivery, outcome_tool_delivery, provider_return_quarters FROM analysis.parameters"
+            )
+            providers = tuple(p for p in providers.split(",") if p)
+            files = read_delivered(spec, settings.data_path(), hes, ot, providers)
+            load_raw(con, spec, files)
+        fingerprint = hashlib.sha256("".join(f.file + f.sha256 for f in files).encode()).hexdigest()
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(fingerprint[:16]),
+            metadata={
+                "dagster/row_count": sum(f.rows_read for f in files),
+                "files": dg.MetadataValue.md(
+                    "\n".join(f"- `{f.file}` sha256 `{f.sha256[:12]}…` {f.rows_read} rows" for f in files)
+                    or "none"
+                ),
+            },
+        )
+
+    return _raw
+
+
+raw_assets = [raw_asset(spec) for spec in ALL_SPECS]

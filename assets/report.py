@@ -1,0 +1,101 @@
+"""Report: the contract tables as CSV, the disclosure-controlled evaluation report (HTML + PDF), and the
+run manifest an auditor starts from."""
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.resources import REPO_ROOT, EvaluationSettings, Warehouse
+from speval.outputs import CONTRACT_TABLES, code_version, export_tables, read_contract_table, write_manifest
+
+TABLE_SOURCES = sorted({CONTRACT_TABLES[name][0] for name in CONTRACT_TABLES})
+
+
+@dg.asset(
+    key=dg.AssetKey(["report", "analysis_tables"]),
+    deps=[dg.AssetKey(t.split(".")) for t in TABLE_SOURCES],
+    group_name="report",
+    kinds={"csv"},
+)
+def analysis_tables(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    """The analysis tables of CONTRACT.md §3, unsuppressed and unrounded (restricted), in `<run>/tables/`."""
+    with warehouse.connect() as con:
+        written = export_tables(con, settings.run_folder() / "tables")
+    return dg.MaterializeResult(
+        metadata={name: dg.MetadataValue.path(str(path)) for name, path in written.items()}
+    )
+
+
+def report_meta(con, settings: EvaluationSettings) -> dict:
+    p = con.sql("SELECT * FROM analysis.parameters").pl().row(0, named=True)
+    inputs = con.sql("SELECT source, delivery, file, sha256, rows_read FROM audit.files ORDER BY source, file").pl()
+    return {
+        "programme": settings.programme,
+        "programme_name": {"LTC": "Long-term conditions", "MH": "Mental health"}[settings.programme],
+        "quarter": settings.quarter,
+        "quarter_end": p["quarter_end"].isoformat(),
+        "deliveries": {
+            "hes": {
+                "key": p["hes_delivery"],
+                "coverage_start": p["coverage_start"].isoformat(),
+                "cutoff": p["cutoff"].isoformat(),
+                "extracted_on": p["extracted_on"].isoformat() if p["extracted_on"] else None,
+            },
+            "outcome_tool": {"key": p["outcome_tool_delivery"]},
+            "provider_returns": [q for q in p["provider_return_quarters"].split(",") if q],
+        },
+        "parameters": {
+            "quarter": settings.quarter,
+            "programme": settings.programme,
+            "followup_min_days": settings.followup_min_days,
+            "followup_max_days": settings.followup_max_days,
+        },
+        "code_version": code_version(REPO_ROOT)["git_commit"],
+        "input_files": inputs.to_dicts(),
+    }
+
+
+@dg.asset(
+    key=dg.AssetKey(["report", "evaluation_report"]),
+    deps=[analysis_tables.key],
+    group_name="report",
+    kinds={"pdf", "html"},
+)
+def evaluation_report(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    """The publishable evaluation report, disclosure control applied, as HTML and PDF."""
+    from speval.report import render_report
+
+    with warehouse.connect() as con:
+        tables = {name: read_contract_table(con, name) for name in CONTRACT_TABLES}
+        meta = report_meta(con, settings)
+    paths = render_report(tables, meta, settings.run_folder())
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.path(str(v)) for k, v in paths.items()})
+
+
+@dg.asset(
+    key=dg.AssetKey(["report", "run_manifest"]),
+    deps=[evaluation_report.key],
+    group_name="report",
+    kinds={"json"},
+)
+def run_manifest(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    """run_manifest.json: every input file with its sha256, deliveries, parameters, code and package
+    versions, and the sha256 of every output."""
+    folder = settings.run_folder()
+    with warehouse.connect() as con:
+        meta = report_meta(con, settings)
+    outputs = [p for p in folder.rglob("*") if p.is_file() and p.name != "run_manifest.json"]
+    manifest = write_manifest(
+        folder / "run_manifest.json",
+        parameters=meta["parameters"] | {"data_dir": settings.data_dir},
+        deliveries=meta["deliveries"],
+        inputs=meta["input_files"],
+        code=code_version(REPO_ROOT),
+        outputs=outputs,
+    )
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(folder / "run_manifest.json")),
+                  "outputs": len(manifest["outputs"]), "inputs": len(manifest["inputs"])}
+    )
+
+
+report_assets = [analysis_tables, evaluation_report, run_manifest]

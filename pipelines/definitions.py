@@ -1,0 +1,24 @@
+"""The one Definitions object: what `dagster dev` shows and what `speval run` executes."""
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.cohorts import attrition_steps_never_increase, cohort_assets, core_assets
+from assets.ingest import raw_assets, run_parameters
+from assets.outcomes import hospital_use_matches_attrition, outcome_assets
+from assets.report import report_assets
+from assets.validate import audit_assets, staged_assets, staged_checks
+from pipelines.resources import EvaluationSettings, default_warehouse
+from pipelines.schedules import quarterly_report_schedule
+from pipelines.jobs import quarterly_evaluation
+
+defs = dg.Definitions(
+    assets=[run_parameters, *raw_assets, *staged_assets, *audit_assets, *core_assets, *cohort_assets,
+            *outcome_assets, *report_assets],
+    asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition],
+    jobs=[quarterly_evaluation],
+    schedules=[quarterly_report_schedule],
+    resources={"settings": EvaluationSettings(), "warehouse": default_warehouse()},
+    # DuckDB has one writer: assets of a run execute one at a time (dagster.yaml also queues runs one at a time).
+    executor=dg.in_process_executor,
+)

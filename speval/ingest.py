@@ -1,0 +1,241 @@
+"""Reading delivered files into the `raw` layer, exactly as delivered plus provenance.
+
+Every cell is read as text; typing and rule checks happen in `speval.validate` (SQL). Provenance
+columns: `delivery` (quarter key), `file` (path relative to the data folder, `#Sheet` for a
+workbook sheet), `sha256` (of the delivered file), `row_number` (as a spreadsheet shows it: CSV
+header = row 1), `row_hash` (all delivered cells of the row, for exact-duplicate detection).
+
+Files carrying direct identifiers are refused here, before anything reaches DuckDB.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+import fastexcel
+import polars as pl
+
+from speval.contract import FileSpec
+from speval.identifiers import is_identifier_column, refuse_identifiers
+
+PROVENANCE = ("delivery", "file", "sha256", "row_number", "row_hash", "is_total_row")
+
+
+class FileRefused(Exception):
+    """A delivered file cannot be used at all (missing required column, unreadable, identifiers)."""
+
+
+@dataclass(frozen=True)
+class RawFile:
+    spec: FileSpec
+    delivery: str
+    file: str
+    sha256: str
+    frame: pl.DataFrame  # provenance columns + the spec's columns, all text
+
+    @property
+    def rows_read(self) -> int:
+        return self.frame.height
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def canonical_header(header: str) -> str:
+    """Header as matched against the contract: upper case, runs of non-alphanumerics as one `_`."""
+    return re.sub(r"[^A-Z0-9]+", "_", str(header).strip().upper()).strip("_")
+
+
+def _contract_columns(frame: pl.DataFrame, spec: FileSpec, file: str) -> pl.DataFrame:
+    """Rename delivered headers to the contract's names, refuse missing required columns,
+    add absent optional columns as blank, and keep only the contract's columns."""
+    by_canonical: dict[str, str] = {}
+    for header in frame.columns:
+        canon = canonical_header(header)
+        if canon in by_canonical and canon in spec.column_names:
+            raise FileRefused(f"{file}: refused — column {canon} appears twice in the header")
+        by_canonical.setdefault(canon, header)
+    missing = [c for c in spec.required_columns if c not in by_canonical]
+    if missing:
+        raise FileRefused(f"{file}: refused — required column(s) missing: {', '.join(missing)}")
+    return frame.select(
+        pl.col(by_canonical[c]).alias(c) if c in by_canonical else pl.lit(None, dtype=pl.String).alias(c)
+        for c in spec.column_names
+    )
+
+
+def _with_provenance(
+    cells: pl.DataFrame, spec: FileSpec, delivery: str, file: str, sha256: str, row_numbers: pl.Series,
+    total_rows: pl.Series,
+) -> RawFile:
+    row_hash = cells.select(
+        pl.concat_str([pl.col(c).fill_null("\x00") for c in cells.columns], separator="\x1f").hash(seed=0)
+    ).to_series()
+    contract = _contract_columns(cells, spec, file)
+    frame = pl.DataFrame(
+        {
+            "delivery": pl.Series([delivery] * cells.height, dtype=pl.String),
+            "file": pl.Series([file] * cells.height, dtype=pl.String),
+            "sha256": pl.Series([sha256] * cells.height, dtype=pl.String),
+            "row_number": row_numbers.cast(pl.Int64),
+            "row_hash": row_hash.cast(pl.UInt64),
+            "is_total_row": total_rows.cast(pl.Boolean),
+        }
+    ).hstack(contract)
+    return RawFile(spec, delivery, file, sha256, frame)
+
+
+def read_csv_file(path: Path, data_dir: Path, spec: FileSpec, delivery: str) -> RawFile:
+    file = path.relative_to(data_dir).as_posix()
+    if not path.is_file():
+        raise FileRefused(f"{file}: refused — file missing from delivery {delivery}")
+    data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        cells = pl.read_csv(data, infer_schema=False, encoding="utf8")
+    except Exception as exc:  # polars raises several error types for unreadable CSV
+        raise FileRefused(f"{file}: refused — not a readable UTF-8 CSV ({type(exc).__name__}: {exc})") from exc
+    row_numbers = pl.Series(range(2, cells.height + 2))
+    refuse_identifiers(cells, file, row_numbers)
+    return _with_provenance(
+        cells, spec, delivery, file, sha256, row_numbers, pl.Series([False] * cells.height)
+    )
+
+
+def _first_used_row(path: Path, sheet: str) -> int:
+    """Spreadsheet row number of the first row holding a value (calamine starts its range there)."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    with zipfile.ZipFile(path) as book:
+        workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+        targets = {r.get("Id"): r.get("Target") for r in rels}
+        for node in workbook.iterfind("m:sheets/m:sheet", ns):
+            if node.get("name") == sheet:
+                target = targets[node.get(rel_ns)].lstrip("/")
+                target = target if target.startswith("xl/") else f"xl/{target}"
+                root = ElementTree.fromstring(book.read(target))
+                for row in root.iterfind("m:sheetData/m:row", ns):
+                    for cell in row.iterfind("m:c", ns):
+                        value = cell.find("m:v", ns)
+                        inline = cell.find("m:is", ns)
+                        if (value is not None and value.text) or inline is not None:
+                            return int(row.get("r"))
+    return 1
+
+
+def _is_blank(frame: pl.DataFrame) -> pl.Expr:
+    return pl.all_horizontal(
+        pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in frame.columns
+    )
+
+
+def read_workbook_sheet(path: Path, data_dir: Path, spec: FileSpec, delivery: str) -> RawFile:
+    """One sheet of a provider-return workbook: finds the header row below any title rows; blank
+    rows and rows above the header are not rows; a row starting `Total` is flagged as a total row."""
+    file = f"{path.relative_to(data_dir).as_posix()}#{spec.filename}"
+    sha256 = sha256_of(path)
+    try:
+        reader = fastexcel.read_excel(str(path))
+        names = {canonical_header(n): n for n in reader.sheet_names}
+        if canonical_header(spec.filename) not in names:
+            raise FileRefused(f"{file}: refused — workbook has no sheet {spec.filename!r}")
+        sheet_name = names[canonical_header(spec.filename)]
+        sheet = reader.load_sheet(sheet_name, header_row=None, dtypes="string")
+        grid = sheet.to_polars()
+        offset = _first_used_row(path, sheet_name)
+    except FileRefused:
+        raise
+    except Exception as exc:
+        raise FileRefused(f"{file}: refused — workbook unreadable ({type(exc).__name__}: {exc})") from exc
+    grid = grid.with_columns(pl.col(c).cast(pl.String) for c in grid.columns)
+    row_numbers = pl.Series(range(offset, offset + grid.height))
+    refuse_identifiers(grid, file, row_numbers)
+
+    required = set(spec.required_columns)
+    header_index = None
+    for i, row in enumerate(grid.iter_rows()):  # header search: a few title rows at most
+        canon = {canonical_header(v) for v in row if v is not None}
+        if required <= canon:
+            header_index = i
+            break
+        if i >= 50:
+            break
+    if header_index is None:
+        raise FileRefused(
+            f"{file}: refused — no header row with the required columns {', '.join(spec.required_columns)}"
+        )
+    headers = [grid.row(header_index)[j] for j in range(grid.width)]
+    for h in headers:
+        if h is not None and is_identifier_column(h):
+            raise FileRefused(f"{file}: refused — column {h!r} is a direct identifier (CONTRACT.md §2)")
+    keep = [j for j, h in enumerate(headers) if h is not None and str(h).strip()]
+    body = grid.slice(header_index + 1).select(grid.columns[j] for j in keep)
+    body.columns = [str(headers[j]) for j in keep]
+    numbers = row_numbers.slice(header_index + 1)
+    not_blank = body.select(~_is_blank(body)).to_series()
+    body, numbers = body.filter(not_blank), numbers.filter(not_blank)
+    first_cell = pl.coalesce(pl.col(c).str.strip_chars().replace("", None) for c in body.columns)
+    total = body.select(first_cell.str.to_lowercase().str.starts_with("total").fill_null(False)).to_series()
+    return _with_provenance(body, spec, delivery, file, sha256, numbers, total)
+
+
+def delivered_files(spec: FileSpec, data_dir: Path, hes: str, outcome_tool: str,
+                    provider_returns: tuple[str, ...]) -> list[tuple[str, Path]]:
+    """(delivery key, path) of every file this spec reads for the run, in a stable order."""
+    if spec.source == "hes":
+        return [(hes, data_dir / "hes" / hes / spec.filename)]
+    if spec.source == "outcome_tool":
+        return [(outcome_tool, data_dir / "outcome_tool" / outcome_tool / spec.filename)]
+    return [
+        (key, path)
+        for key in provider_returns
+        for path in sorted((data_dir / "provider_returns" / key).glob("*.xlsx"))
+        if not path.name.startswith("~$")
+    ]
+
+
+def read_delivered(spec: FileSpec, data_dir: Path, hes: str, outcome_tool: str,
+                   provider_returns: tuple[str, ...]) -> list[RawFile]:
+    reader = read_workbook_sheet if spec.is_workbook_sheet else read_csv_file
+    return [
+        reader(path, data_dir, spec, delivery)
+        for delivery, path in delivered_files(spec, data_dir, hes, outcome_tool, provider_returns)
+    ]
+
+
+def empty_raw_frame(spec: FileSpec) -> pl.DataFrame:
+    schema = {
+        "delivery": pl.String, "file": pl.String, "sha256": pl.String, "row_number": pl.Int64,
+        "row_hash": pl.UInt64, "is_total_row": pl.Boolean, **{c: pl.String for c in spec.column_names},
+    }
+    return pl.DataFrame(schema=schema)
+
+
+def load_raw(con, spec: FileSpec, raw_files: list[RawFile]) -> None:
+    """Replace `raw.<name>` with these files' rows and record the files in `audit.files`."""
+    from speval.warehouse import replace_table
+
+    frames = [f.frame for f in raw_files] or [empty_raw_frame(spec)]
+    replace_table(con, f"raw.{spec.name}", pl.concat(frames, how="vertical"))
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS audit.files (source VARCHAR, spec VARCHAR, delivery VARCHAR, "
+        "file VARCHAR, sha256 VARCHAR, rows_read BIGINT)"
+    )
+    con.execute("DELETE FROM audit.files WHERE spec = ?", [spec.name])
+    for f in raw_files:
+        con.execute(
+            "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?)",
+            [spec.source, spec.name, f.delivery, f.file, f.sha256, f.rows_read],
+        )

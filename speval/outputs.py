@@ -1,0 +1,103 @@
+"""Run outputs: the contract's analysis tables as CSV and the run manifest (CONTRACT.md §3).
+
+Tables are unsuppressed and unrounded (restricted to the evaluation team); the published report
+applies disclosure control (`speval.disclosure`). Nothing here reads the clock.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import subprocess
+from pathlib import Path
+
+import polars as pl
+
+from speval.ingest import sha256_of
+
+# Contract table → (warehouse table, columns in contract order). Rows keep the warehouse's ordering.
+CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "attrition": ("analysis.attrition", ("cohort", "step", "n"), "cohort_order, step_order"),
+    "hospital_use": (
+        "analysis.hospital_use",
+        ("cohort", "group", "measure", "n_patients", "mean_before", "mean_after", "change", "pct_change"),
+        "cohort_order, group_order, measure_order",
+    ),
+    "wellbeing": (
+        "analysis.wellbeing",
+        ("measure", "baseline_n", "baseline_mean", "baseline_low_pct", "followup_n", "followup_mean",
+         "progress_pct", "progress_low_pct"),
+        "measure_order",
+    ),
+    "reconciliation": (
+        "audit.reconciliation",
+        ("source", "file", "rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"),
+        "source, file",
+    ),
+    "quarantine": ("audit.quarantine", ("source", "file", "row_number", "reason"), "source, file, row_number"),
+}
+
+PACKAGES = ("dagster", "duckdb", "polars", "great-expectations", "plotly", "kaleido", "weasyprint", "jinja2",
+            "fastexcel", "numpy", "scipy")
+
+
+def read_contract_table(con, name: str) -> pl.DataFrame:
+    table, columns, order = CONTRACT_TABLES[name]
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    return con.sql(f"SELECT {column_list} FROM {table} ORDER BY {order}").pl()
+
+
+def export_tables(con, tables_dir: Path) -> dict[str, Path]:
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name in CONTRACT_TABLES:
+        path = tables_dir / f"{name}.csv"
+        read_contract_table(con, name).write_csv(path)
+        written[name] = path
+    return written
+
+
+def code_version(repo: Path) -> dict:
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit or "unknown", "uncommitted_changes": bool(status) if status is not None else None}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: list[dict], code: dict,
+                   outputs: list[Path]) -> dict:
+    """Every input with its sha256, the deliveries used, parameters, code and package versions, and the
+    sha256 of every output (paths relative to the run folder)."""
+    manifest = {
+        "manifest_version": 1,
+        "parameters": parameters,
+        "deliveries": deliveries,
+        "inputs": inputs,
+        "code_version": code,
+        "packages": package_versions(),
+        "outputs": [
+            {"file": p.relative_to(path.parent).as_posix(), "sha256": sha256_of(p)} for p in sorted(outputs)
+        ],
+    }
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return manifest
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

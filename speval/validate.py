@@ -1,0 +1,175 @@
+"""Row-level validation of the raw layer, compiled from `speval.contract` into DuckDB SQL.
+
+For each file (CONTRACT.md §2), in this order:
+1. exact duplicate rows (every delivered cell equal, within one file) collapse to their first copy;
+2. each row's own rules (total row, mandatory blanks, types, code sets, ranges, cross-column rules);
+3. key conflicts among the rows still valid: rows sharing a key but differing are all quarantined;
+4. references: a row whose parent (person / referral) is missing or quarantined is quarantined.
+Outcome per row: `accepted`, `duplicate` or `quarantined` (with the first failing reason).
+Accepted rows, typed, become `staged.<name>`; `audit.row_outcomes` keeps every row's outcome, so
+read = accepted + quarantined + duplicates holds by construction and is checked.
+"""
+from __future__ import annotations
+
+import duckdb
+
+from speval.contract import SPECS, Column, FileSpec
+
+WORKBOOK_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
+EXCEL_EPOCH = "DATE '1899-12-30'"
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(col: str) -> str:
+    return f"nullif(trim({q(col)}), '')"
+
+
+def typed_expression(column: Column, workbook: bool) -> str:
+    """SQL turning the delivered text of `column` into its typed value (NULL when blank or invalid)."""
+    t = _text(column.name)
+    if column.kind in ("str", "code"):
+        return t
+    if column.kind == "int":
+        pattern = r"^[+-]?\d+(\.0+)?$" if workbook else r"^[+-]?\d+$"
+        return f"CASE WHEN regexp_matches({t}, '{pattern}') THEN CAST(CAST({t} AS DOUBLE) AS BIGINT) END"
+    if column.kind in ("float", "money"):
+        value = t
+        if column.kind == "money":
+            value = f"regexp_replace({t}, '[£,\\s]', '', 'g')"
+        number = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+        return f"CASE WHEN regexp_matches({value}, '{number}') THEN CAST({value} AS DOUBLE) END"
+    if column.kind == "time":
+        return f"CASE WHEN regexp_matches({t}, '^([01]\\d|2[0-3]):[0-5]\\d$') THEN {t} END"
+    if column.kind == "date":
+        iso = f"CASE WHEN regexp_matches({t}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}$') THEN TRY_CAST({t} AS DATE) END"
+        if not workbook:
+            return iso
+        # Workbooks: calamine gives Excel dates as `YYYY-MM-DD[ HH:MM:SS]`; hand-typed dates are UK
+        # day-first text; a bare number is an Excel serial day. Never month-first.
+        parts = [
+            f"CASE WHEN regexp_matches({t}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}( 00:00:00)?$') "
+            f"THEN TRY_CAST(left({t}, 10) AS DATE) END",
+            *(f"CAST(TRY_STRPTIME({t}, '{fmt}') AS DATE)" for fmt in WORKBOOK_DATE_FORMATS),
+            f"CASE WHEN regexp_matches({t}, '^\\d{{5}}(\\.0+)?$') "
+            f"THEN CAST({EXCEL_EPOCH} + CAST(CAST({t} AS DOUBLE) AS INTEGER) AS DATE) END",
+        ]
+        return f"coalesce({', '.join(parts)})"
+    raise ValueError(f"unknown column kind {column.kind}")
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def row_reasons(spec: FileSpec) -> list[tuple[str, str]]:
+    """(condition, reason) pairs in priority order; a row's first true condition is its reason.
+    Conditions read the delivered text as `<col>__text` and the typed value as `<col>`."""
+    checks: list[tuple[str, str]] = []
+    if spec.is_workbook_sheet:
+        checks.append(("is_total_row", "total row"))
+    for c in spec.columns:
+        if c.mandatory:
+            checks.append((f"{q(c.name + '__text')} IS NULL", f"{c.name}: missing"))
+    for c in spec.columns:
+        if c.kind not in ("str", "code"):
+            checks.append(
+                (f"{q(c.name + '__text')} IS NOT NULL AND {q(c.name)} IS NULL", f"{c.name}: not a valid {c.kind}")
+            )
+    for c in spec.columns:
+        if c.codes:
+            codes = ", ".join(_literal(v) for v in c.codes)
+            checks.append(
+                (f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN ({codes})",
+                 f"{c.name}: not one of {', '.join(c.codes)}")
+            )
+        if c.min is not None:
+            checks.append((f"{q(c.name)} < {c.min}", f"{c.name}: below {c.min:g}"))
+        if c.max is not None:
+            checks.append((f"{q(c.name)} > {c.max}", f"{c.name}: above {c.max:g}"))
+    for rule in spec.rules:
+        checks.append((f"NOT coalesce({rule.holds}, TRUE)", rule.reason))
+    return checks
+
+
+def outcomes_sql(spec: FileSpec) -> str:
+    """SELECT giving every raw row of `spec` with its typed columns, outcome and reason."""
+    workbook = spec.is_workbook_sheet
+    cols = spec.columns
+    text_cols = ", ".join(f"{_text(c.name)} AS {q(c.name + '__text')}" for c in cols)
+    typed_cols = ", ".join(f"{typed_expression(c, workbook)} AS {q(c.name)}" for c in cols)
+    reason_case = "CASE " + " ".join(f"WHEN {cond} THEN {_literal(r)}" for cond, r in row_reasons(spec)) + " END"
+    key_conflict = "FALSE"
+    if spec.key:
+        key_cols = ", ".join(q(k) for k in spec.key)
+        still_valid = "CASE WHEN copy_number = 1 AND own_reason IS NULL THEN 1 ELSE 0 END"
+        key_conflict = f"sum({still_valid}) OVER (PARTITION BY file, {key_cols}) > 1"
+    parent_join, parent_missing = "", "FALSE"
+    if spec.parent:
+        col, parent = spec.parent
+        parent_key = SPECS[parent].key[0]
+        parent_join = (
+            f"LEFT JOIN (SELECT DISTINCT {q(parent_key)} AS parent_key FROM staged.{parent}) parent "
+            f"ON parent.parent_key = checked.{q(col)}"
+        )
+        parent_missing = "parent.parent_key IS NULL"
+        parent_reason = f"{col}: no valid {parent} row (missing or quarantined)"
+    return f"""
+WITH typed AS (
+    SELECT delivery, file, sha256, row_number, row_hash, is_total_row, {text_cols}, {typed_cols}
+    FROM raw.{spec.name}
+), numbered AS (
+    SELECT *, row_number() OVER (PARTITION BY file, row_hash ORDER BY row_number) AS copy_number
+    FROM typed
+), own_rules AS (
+    SELECT *, CASE WHEN copy_number = 1 THEN {reason_case} END AS own_reason FROM numbered
+), keyed AS (
+    SELECT *, CASE WHEN copy_number = 1 AND own_reason IS NULL THEN {key_conflict} ELSE FALSE END AS key_conflict
+    FROM own_rules
+), checked AS (
+    SELECT * FROM keyed
+)
+SELECT checked.* EXCLUDE (own_reason, key_conflict),
+    CASE
+        WHEN copy_number > 1 THEN 'duplicate'
+        WHEN own_reason IS NOT NULL OR key_conflict THEN 'quarantined'
+        {f"WHEN {parent_missing} THEN 'quarantined'" if spec.parent else ""}
+        ELSE 'accepted'
+    END AS outcome,
+    CASE
+        WHEN copy_number > 1 THEN NULL
+        WHEN own_reason IS NOT NULL THEN own_reason
+        WHEN key_conflict THEN {_literal(f"conflicting key: {', '.join(spec.key)} shared by rows that differ")}
+        {f"WHEN {parent_missing} THEN {_literal(parent_reason)}" if spec.parent else ""}
+    END AS reason
+FROM checked {parent_join}
+"""
+
+
+def validate_file_type(con: duckdb.DuckDBPyConnection, spec: FileSpec) -> dict[str, int]:
+    """Build `staged.<name>` and this spec's rows of `audit.row_outcomes`; return outcome counts."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE checked_{spec.name} AS {outcomes_sql(spec)}")
+    typed = ", ".join(q(c.name) for c in spec.columns)
+    con.execute(
+        f"CREATE OR REPLACE TABLE staged.{spec.name} AS "
+        f"SELECT delivery, file, row_number, {typed} FROM checked_{spec.name} "
+        f"WHERE outcome = 'accepted' ORDER BY file, row_number"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS audit.row_outcomes (source VARCHAR, spec VARCHAR, file VARCHAR, "
+        "row_number BIGINT, outcome VARCHAR, reason VARCHAR)"
+    )
+    con.execute("DELETE FROM audit.row_outcomes WHERE spec = ?", [spec.name])
+    con.execute(
+        f"INSERT INTO audit.row_outcomes SELECT '{spec.source}', '{spec.name}', file, row_number, outcome, reason "
+        f"FROM checked_{spec.name}"
+    )
+    rows = con.execute(
+        f"SELECT outcome, count(*) FROM checked_{spec.name} GROUP BY outcome"
+    ).fetchall()
+    con.execute(f"DROP TABLE checked_{spec.name}")
+    counts = {"accepted": 0, "quarantined": 0, "duplicate": 0}
+    counts.update(dict(rows))
+    return counts

@@ -1,0 +1,63 @@
+"""The DuckDB warehouse: connection settings and running the named SQL files in `sql/`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SCHEMAS = ("raw", "staged", "audit", "core", "analysis")
+
+# Offline and explicit: no extension downloads, and a missing table never resolves to a Python variable.
+CONNECTION_CONFIG = {
+    "python_enable_replacements": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "threads": 2,
+}
+
+
+def connect(database: str | Path = ":memory:") -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(database), config=CONNECTION_CONFIG)
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    return con
+
+
+def sql_text(name: str) -> str:
+    """The SQL of a derived table, e.g. `core.emergency_admissions` → sql/core/emergency_admissions.sql."""
+    schema, table = name.split(".")
+    return (SQL_DIR / schema / f"{table}.sql").read_text(encoding="utf-8")
+
+
+def build(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    """Create or replace the table `name` from its SQL file; return its row count."""
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS\n{sql_text(name)}")
+    return count(con, name)
+
+
+def one(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> tuple:
+    """The single row of `query`, fully fetched (DuckDB 2 keeps a result open after fetchone(), which
+    blocks the next `register` on the connection)."""
+    rows = con.execute(query, params or []).fetchall()
+    if len(rows) != 1:
+        raise ValueError(f"expected one row, got {len(rows)}: {query}")
+    return rows[0]
+
+
+def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    return one(con, f"SELECT count(*) FROM {name}")[0]
+
+
+def frame(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
+    return con.sql(query).pl()
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, name: str, data: pl.DataFrame) -> None:
+    view = "_incoming_" + name.replace(".", "_")
+    con.register(view, data.to_arrow())
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
