@@ -1,0 +1,38 @@
+# speval — one command for the demo report, one for the tests. Both set everything up first.
+SHELL := /bin/bash
+QUARTER ?= 2013Q4
+PROGRAMME ?= LTC
+SCALE ?= 1.0
+SEED ?= 42
+UV_VERSION := 0.13.8
+export DAGSTER_HOME := $(CURDIR)
+export SPEVAL_DAGSTER_STORAGE := $(CURDIR)/.dagster
+export BROWSER_PATH ?= /usr/bin/chromium
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: setup demo test ui bench clean
+
+setup:
+	@bash scripts/install-system-deps.sh
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)"
+	@$(UV) sync --frozen --quiet
+	@mkdir -p $(SPEVAL_DAGSTER_STORAGE)
+
+demo: setup
+	@$(UV) run --frozen speval demo-data --out data/raw --scale $(SCALE) --seed $(SEED)
+	@$(UV) run --frozen speval run --quarter $(QUARTER) --programme $(PROGRAMME) --data-dir data/raw \
+		--out reports/out --warehouse data/warehouse.duckdb 2>$(SPEVAL_DAGSTER_STORAGE)/last-run.log \
+		|| { tail -n 30 $(SPEVAL_DAGSTER_STORAGE)/last-run.log; exit 1; }
+
+test: setup
+	@$(UV) run --frozen pytest -q
+
+ui: setup
+	@echo "Dagster UI on http://127.0.0.1:3000 (run history kept in .dagster/)"
+	@$(UV) run --frozen dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions
+
+bench: setup
+	@$(UV) run --frozen python bench/hes_stage.py
+
+clean:
+	rm -rf reports/out data/warehouse.duckdb data/warehouse.duckdb.wal .dagster

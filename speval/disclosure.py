@@ -1,0 +1,407 @@
+"""Statistical disclosure control for everything the report publishes.
+
+This module is the one place the NHS Digital HES disclosure-control rule is applied
+(see docs/decisions/0003-disclosure-control.md). The analysis tables written to
+``tables/`` stay unsuppressed and unrounded (restricted to the evaluation team); the
+HTML/PDF report only ever shows the strings returned by the functions below.
+
+The rule (NHS Digital, *Hospital Episode Statistics (HES) Analysis Guide*, small-number
+suppression for sub-national HES figures):
+
+* a count of 1-7 is shown as ``*``; any other count is rounded to the nearest 5
+  (0 stays 0);
+* a percentage is computed from the *rounded* numerator and denominator, and is ``*``
+  when either of them is suppressed;
+* a mean (or a change / percentage change between means) over a group of 1-7 people is
+  ``*``;
+* a group of 0 people shows its count as ``0`` and its means blank.
+
+Rounding of displayed decimals is half-up on the decimal value as written
+(``round_half_up(12.5) == 13``, ``format_decimal(1.125, 2) == "1.13"``), never Python's
+banker's rounding.
+
+Plain functions, no Dagster import; every function returns display-ready strings.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import polars as pl
+
+#: What a suppressed cell shows.
+SUPPRESSED = "*"
+#: What a blank (not applicable / no people) cell shows.
+BLANK = ""
+#: Counts 1..SMALL_MAX are suppressed.
+SMALL_MAX = 7
+#: Other counts are rounded to a multiple of this base.
+ROUNDING_BASE = 5
+
+#: One line describing the rule, for captions and the title page.
+RULE_TEXT = "counts 1–7 suppressed, others rounded to 5"
+
+__all__ = [
+    "BLANK",
+    "RULE_TEXT",
+    "SMALL_MAX",
+    "SUPPRESSED",
+    "format_decimal",
+    "is_small",
+    "publish_attrition",
+    "publish_balance",
+    "publish_count",
+    "publish_hospital_use",
+    "publish_matched_effects",
+    "publish_mean",
+    "publish_pct",
+    "publish_quarantine",
+    "publish_reconciliation",
+    "publish_wellbeing",
+    "round5",
+    "round_half_up",
+]
+
+
+# --------------------------------------------------------------------------- scalars
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _as_count(n: Any) -> int | None:
+    """A count as an int (None when missing). Rejects negatives and fractions."""
+    if _missing(n):
+        return None
+    if isinstance(n, bool):
+        raise TypeError(f"a count must be an integer, not {n!r}")
+    if isinstance(n, float):
+        if not n.is_integer():
+            raise ValueError(f"a count must be a whole number, not {n!r}")
+        n = int(n)
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"a count cannot be negative: {n}")
+    return n
+
+
+def round_half_up(value: float | int, decimals: int = 0) -> Decimal:
+    """Round ``value`` half-up (away from zero at exactly .5) to ``decimals`` places.
+
+    Works on the shortest decimal representation of the float, so 2.675 rounds to 2.68
+    (as a person reading the number expects) and 12.5 rounds to 13.
+    """
+    d = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
+    return d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def format_decimal(value: float | int, decimals: int = 2) -> str:
+    """``value`` rounded half-up to ``decimals`` places; never shows ``-0``."""
+    q = round_half_up(value, decimals)
+    if q == 0:
+        q = abs(q)
+    return f"{q:.{decimals}f}"
+
+
+def is_small(n: Any) -> bool:
+    """True for a count that must be suppressed (1-7)."""
+    c = _as_count(n)
+    return c is not None and 1 <= c <= SMALL_MAX
+
+
+def round5(n: Any) -> int | None:
+    """The published value of a count: None when suppressed or missing, else rounded to 5.
+
+    Counts are whole numbers, so ``n / 5`` is never exactly half-way; 12 -> 10, 13 -> 15.
+    """
+    c = _as_count(n)
+    if c is None or 1 <= c <= SMALL_MAX:
+        return None
+    return int(round_half_up(Decimal(c) / ROUNDING_BASE) * ROUNDING_BASE)
+
+
+def publish_count(n: Any) -> str:
+    """A count for publication: ``0``, ``*`` for 1-7, else the nearest multiple of 5.
+
+    A missing count (None) is blank.
+    """
+    c = _as_count(n)
+    if c is None:
+        return BLANK
+    r = round5(c)
+    return SUPPRESSED if r is None else str(r)
+
+
+def publish_pct(numerator: Any, denominator: Any, decimals: int = 0) -> str:
+    """A percentage computed from the *rounded* numerator and denominator.
+
+    ``*`` when either count is 1-7; blank when the denominator is 0 or missing.
+    """
+    den = _as_count(denominator)
+    num = _as_count(numerator)
+    if den is None or den == 0:
+        return BLANK
+    if num is None:
+        return BLANK
+    if num > den:
+        raise ValueError(f"numerator {num} exceeds denominator {den}")
+    rnum, rden = round5(num), round5(den)
+    if rnum is None or rden is None:
+        return SUPPRESSED
+    return format_decimal(Decimal(100) * rnum / rden, decimals)
+
+
+def publish_mean(value: Any, n_people: Any, decimals: int = 2) -> str:
+    """A mean (or a change / % change between means) over a group of ``n_people``.
+
+    Blank when the group is empty or the value is missing (e.g. a % change whose base is
+    0); ``*`` when the group has 1-7 people; otherwise the value rounded half-up.
+    """
+    n = _as_count(n_people)
+    if n is None or n == 0:
+        return BLANK
+    if n <= SMALL_MAX:
+        return SUPPRESSED
+    if _missing(value):
+        return BLANK
+    return format_decimal(value, decimals)
+
+
+def _count_from_pct(pct: Any, n: Any) -> int | None:
+    """Recover the integer count behind a percentage of ``n`` people (half-up)."""
+    c = _as_count(n)
+    if c is None or _missing(pct):
+        return None
+    return int(round_half_up(Decimal(repr(float(pct))) * c / 100))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _rows(df: pl.DataFrame | None, columns: list[str]) -> list[dict[str, Any]]:
+    if df is None:
+        return []
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing}")
+    return df.select(columns).to_dicts()
+
+
+def _frame(rows: list[dict[str, str]], columns: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {c: [r[c] for r in rows] for c in columns},
+        schema={c: pl.String for c in columns},
+    )
+
+
+HOSPITAL_USE_COLUMNS = [
+    "cohort", "group", "measure", "n_patients",
+    "mean_before", "mean_after", "change", "pct_change",
+]
+
+
+def publish_hospital_use(df: pl.DataFrame) -> pl.DataFrame:
+    """hospital_use (CONTRACT §3) -> the same columns as display strings.
+
+    n_patients via :func:`publish_count`; mean_before, mean_after and change via
+    :func:`publish_mean` (2 decimals); pct_change via :func:`publish_mean` (0 decimals).
+    """
+    out = []
+    for r in _rows(df, HOSPITAL_USE_COLUMNS):
+        n = r["n_patients"]
+        out.append({
+            "cohort": str(r["cohort"]),
+            "group": str(r["group"]),
+            "measure": str(r["measure"]),
+            "n_patients": publish_count(n),
+            "mean_before": publish_mean(r["mean_before"], n),
+            "mean_after": publish_mean(r["mean_after"], n),
+            "change": publish_mean(r["change"], n),
+            "pct_change": publish_mean(r["pct_change"], n, decimals=0),
+        })
+    return _frame(out, HOSPITAL_USE_COLUMNS)
+
+
+WELLBEING_COLUMNS = [
+    "measure", "baseline_n", "baseline_mean", "baseline_low_pct",
+    "followup_n", "followup_mean", "progress_pct", "progress_low_pct",
+]
+
+
+def publish_progress_low_pct(progress_low_pct: Any, followup_n: Any) -> str:
+    """progress_low_pct, whose denominator (people with a low baseline) is not in the table.
+
+    Blank when missing and nobody was followed up; ``*`` whenever followup_n is 1-7;
+    otherwise the percentage rounded to a whole number (blank when missing).
+    """
+    n = _as_count(followup_n)
+    if n is None or n == 0:
+        return BLANK
+    if n <= SMALL_MAX:
+        return SUPPRESSED
+    if _missing(progress_low_pct):
+        return BLANK
+    return format_decimal(progress_low_pct, 0)
+
+
+def publish_wellbeing(df: pl.DataFrame) -> pl.DataFrame:
+    """wellbeing (CONTRACT §3) -> the same columns as display strings.
+
+    * counts via :func:`publish_count`; means via :func:`publish_mean` over their count;
+    * baseline_low_pct = pct(round5(low), round5(baseline_n)) where
+      low = baseline_low_pct x baseline_n / 100 rounded half-up to an integer;
+    * progress_pct likewise over followup_n;
+    * progress_low_pct via :func:`publish_progress_low_pct` (published only when
+      followup_n >= 8).
+    """
+    out = []
+    for r in _rows(df, WELLBEING_COLUMNS):
+        bn, fn = r["baseline_n"], r["followup_n"]
+        out.append({
+            "measure": str(r["measure"]),
+            "baseline_n": publish_count(bn),
+            "baseline_mean": publish_mean(r["baseline_mean"], bn),
+            "baseline_low_pct": publish_pct(_count_from_pct(r["baseline_low_pct"], bn), bn),
+            "followup_n": publish_count(fn),
+            "followup_mean": publish_mean(r["followup_mean"], fn),
+            "progress_pct": publish_pct(_count_from_pct(r["progress_pct"], fn), fn),
+            "progress_low_pct": publish_progress_low_pct(r["progress_low_pct"], fn),
+        })
+    return _frame(out, WELLBEING_COLUMNS)
+
+
+ATTRITION_STEPS = [
+    "referred", "linked", "pre_window_covered", "post_window_covered", "alive", "registered",
+]
+ATTRITION_COLUMNS = ["cohort", "step", "n", "excluded"]
+
+
+def publish_attrition(df: pl.DataFrame) -> pl.DataFrame:
+    """attrition (CONTRACT §3) -> cohort, step, n, excluded as display strings.
+
+    Rows are put in the contract's step order within each cohort. ``excluded`` is the
+    number dropped at that step (previous step's n minus this n, from the unrounded
+    numbers), itself disclosure-controlled; blank for the first step.
+    """
+    rows = _rows(df, ["cohort", "step", "n"])
+    order = {s: i for i, s in enumerate(ATTRITION_STEPS)}
+    rows.sort(key=lambda r: (str(r["cohort"]), order.get(r["step"], len(order))))
+    out, prev = [], {}
+    for r in rows:
+        cohort = str(r["cohort"])
+        n = _as_count(r["n"])
+        before = prev.get(cohort)
+        excluded = BLANK if before is None or n is None else publish_count(max(before - n, 0))
+        prev[cohort] = n
+        out.append({"cohort": cohort, "step": str(r["step"]),
+                    "n": publish_count(n), "excluded": excluded})
+    return _frame(out, ATTRITION_COLUMNS)
+
+
+RECONCILIATION_COLUMNS = [
+    "source", "file", "rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate",
+]
+
+
+def publish_reconciliation(df: pl.DataFrame) -> pl.DataFrame:
+    """reconciliation (CONTRACT §3): row counts published like any other count."""
+    out = []
+    for r in _rows(df, RECONCILIATION_COLUMNS):
+        out.append({
+            "source": str(r["source"]), "file": str(r["file"]),
+            **{c: publish_count(r[c]) for c in RECONCILIATION_COLUMNS[2:]},
+        })
+    return _frame(out, RECONCILIATION_COLUMNS)
+
+
+QUARANTINE_SUMMARY_COLUMNS = ["source", "file", "reason", "rows"]
+
+
+def publish_quarantine(df: pl.DataFrame) -> pl.DataFrame:
+    """quarantine (CONTRACT §3) -> rows per (source, file, reason), disclosure-controlled.
+
+    Row numbers are never published: only the number of rows per reason.
+    """
+    if df is None or df.height == 0:
+        return _frame([], QUARANTINE_SUMMARY_COLUMNS)
+    grouped = (
+        df.select(
+            pl.col("source").cast(pl.String),
+            pl.col("file").cast(pl.String),
+            pl.col("reason").cast(pl.String),
+        )
+        .group_by("source", "file", "reason")
+        .agg(pl.len().alias("rows"))
+        .sort("source", "file", "reason")
+    )
+    out = [
+        {"source": r["source"], "file": r["file"], "reason": r["reason"],
+         "rows": publish_count(r["rows"])}
+        for r in grouped.to_dicts()
+    ]
+    return _frame(out, QUARANTINE_SUMMARY_COLUMNS)
+
+
+MATCHED_EFFECTS_COLUMNS = [
+    "cohort", "measure", "n_treated", "n_controls", "treated_before", "treated_after",
+    "control_before", "control_after", "did", "did_ci_low", "did_ci_high",
+]
+
+
+def publish_matched_effects(df: pl.DataFrame) -> pl.DataFrame:
+    """matched_effects (CONTRACT §3) -> display strings.
+
+    Treated means over n_treated, control means over n_controls; the difference in
+    differences and its interval use both groups, so they are suppressed when either is
+    1-7 and blank when either is empty.
+    """
+    out = []
+    for r in _rows(df, MATCHED_EFFECTS_COLUMNS):
+        nt, nc = _as_count(r["n_treated"]), _as_count(r["n_controls"])
+        both = None if nt is None or nc is None else min(nt, nc)
+        out.append({
+            "cohort": str(r["cohort"]), "measure": str(r["measure"]),
+            "n_treated": publish_count(nt), "n_controls": publish_count(nc),
+            "treated_before": publish_mean(r["treated_before"], nt),
+            "treated_after": publish_mean(r["treated_after"], nt),
+            "control_before": publish_mean(r["control_before"], nc),
+            "control_after": publish_mean(r["control_after"], nc),
+            "did": publish_mean(r["did"], both),
+            "did_ci_low": publish_mean(r["did_ci_low"], both),
+            "did_ci_high": publish_mean(r["did_ci_high"], both),
+        })
+    return _frame(out, MATCHED_EFFECTS_COLUMNS)
+
+
+BALANCE_COLUMNS = ["cohort", "covariate", "smd_before", "smd_after"]
+
+
+def publish_balance(df: pl.DataFrame, matched_effects: pl.DataFrame | None = None) -> pl.DataFrame:
+    """balance (CONTRACT §3) -> display strings (SMDs to 2 decimals).
+
+    A standardised mean difference is a statistic over the matched groups; when
+    ``matched_effects`` is given, a cohort whose smaller group has 1-7 people (or
+    0 people) is suppressed (or blank) like any other mean.
+    """
+    sizes: dict[str, int] = {}
+    if matched_effects is not None and matched_effects.height:
+        for r in _rows(matched_effects, ["cohort", "n_treated", "n_controls"]):
+            nt, nc = _as_count(r["n_treated"]), _as_count(r["n_controls"])
+            if nt is None or nc is None:
+                continue
+            c = str(r["cohort"])
+            sizes[c] = min(sizes.get(c, min(nt, nc)), nt, nc)
+    out = []
+    for r in _rows(df, BALANCE_COLUMNS):
+        c = str(r["cohort"])
+        n = sizes.get(c)
+        if n is None:
+            pub = (lambda v: BLANK if _missing(v) else format_decimal(v, 2))
+        else:
+            pub = (lambda v, n=n: publish_mean(v, n))
+        out.append({"cohort": c, "covariate": str(r["covariate"]),
+                    "smd_before": pub(r["smd_before"]), "smd_after": pub(r["smd_after"])})
+    return _frame(out, BALANCE_COLUMNS)

@@ -1,0 +1,227 @@
+"""NHS Digital HES disclosure control (speval.disclosure), exact small cases."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from speval import disclosure as dc
+
+
+# ----------------------------------------------------------------------- counts
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"),
+    [(0, "0"), (1, "*"), (2, "*"), (7, "*"), (8, "10"), (12, "10"), (13, "15"),
+     (17, "15"), (18, "20"), (22, "20"), (23, "25"), (1002, "1000"), (1003, "1005"),
+     (8.0, "10"), (None, "")],
+)
+def test_publish_count(n, shown):
+    assert dc.publish_count(n) == shown
+
+
+def test_round5():
+    assert [dc.round5(n) for n in (0, 1, 7, 8, 12, 13, 100)] == [0, None, None, 10, 10, 15, 100]
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5])
+def test_counts_must_be_whole_and_non_negative(bad):
+    with pytest.raises(ValueError):
+        dc.publish_count(bad)
+
+
+# ----------------------------------------------------------------------- rounding
+
+
+def test_half_up_rounding_not_bankers():
+    # Python's round() gives 12 and 2 (round half to even); the report rounds half up.
+    assert dc.round_half_up(12.5) == 13
+    assert dc.round_half_up(2.5) == 3
+    assert dc.round_half_up(-2.5) == -3  # half away from zero
+    assert dc.format_decimal(1.125, 2) == "1.13"
+    assert dc.format_decimal(2.675, 2) == "2.68"  # float 2.675 is 2.67499...; shown as written
+    assert dc.format_decimal(-0.001, 2) == "0.00"  # never "-0.00"
+    assert dc.format_decimal(-0.4, 0) == "0"
+
+
+# ----------------------------------------------------------------------- percentages
+
+
+@pytest.mark.parametrize(
+    ("num", "den", "shown"),
+    [
+        (8, 40, "25"),     # 10 / 40
+        (12, 38, "25"),    # 10 / 40
+        (13, 38, "38"),    # 15 / 40 = 37.5 -> 38 (half up)
+        (0, 40, "0"),
+        (40, 40, "100"),
+        (5, 40, "*"),      # numerator suppressed
+        (0, 5, "*"),       # denominator suppressed
+        (5, 5, "*"),
+        (0, 0, ""),        # no people: blank
+        (None, 40, ""),
+    ],
+)
+def test_publish_pct_from_rounded_counts(num, den, shown):
+    assert dc.publish_pct(num, den) == shown
+
+
+def test_pct_numerator_cannot_exceed_denominator():
+    with pytest.raises(ValueError):
+        dc.publish_pct(41, 40)
+
+
+# ----------------------------------------------------------------------- means
+
+
+def test_publish_mean_group_size():
+    assert dc.publish_mean(1.2345, 7) == "*"
+    assert dc.publish_mean(1.2345, 8) == "1.23"
+    assert dc.publish_mean(1.125, 8) == "1.13"
+    assert dc.publish_mean(1.2345, 1) == "*"
+    assert dc.publish_mean(1.2345, 0) == ""      # empty group: blank mean
+    assert dc.publish_mean(None, 0) == ""
+    assert dc.publish_mean(None, 50) == ""       # e.g. % change with nothing before
+    assert dc.publish_mean(float("nan"), 50) == ""
+    assert dc.publish_mean(-20.5, 100, decimals=0) == "-21"
+    assert dc.publish_mean(-0.3, 100, decimals=0) == "0"
+
+
+# ----------------------------------------------------------------------- hospital use
+
+
+def test_publish_hospital_use_round_trip():
+    raw = pl.DataFrame(
+        [
+            # cohort, group, measure, n, before, after, change, pct
+            ("12m", "all", "inpatient_admissions", 108, 1.4630, 1.1667, -0.2963, -20.2532),
+            ("12m", "all", "ae_attendances", 108, 0.0, 0.25, 0.25, None),
+            ("12m", "funded", "inpatient_admissions", 5, 3.1416, 1.5708, -1.5708, -50.0),
+            ("12m", "funded", "ae_attendances", 5, 2.0, 1.0, -1.0, -50.0),
+            ("6m", "all", "inpatient_admissions", 451, 0.5876, 0.5055, -0.0821, -13.9721),
+            ("6m", "all", "ae_attendances", 451, 0.7605, 0.6696, -0.0909, -11.9530),
+            ("6m", "funded", "inpatient_admissions", 0, None, None, None, None),
+            ("6m", "funded", "ae_attendances", 8, 1.125, 1.0, -0.125, -11.1111),
+        ],
+        schema=["cohort", "group", "measure", "n_patients", "mean_before", "mean_after",
+                "change", "pct_change"],
+        orient="row",
+    )
+    expected = pl.DataFrame(
+        [
+            ("12m", "all", "inpatient_admissions", "110", "1.46", "1.17", "-0.30", "-20"),
+            ("12m", "all", "ae_attendances", "110", "0.00", "0.25", "0.25", ""),
+            ("12m", "funded", "inpatient_admissions", "*", "*", "*", "*", "*"),
+            ("12m", "funded", "ae_attendances", "*", "*", "*", "*", "*"),
+            ("6m", "all", "inpatient_admissions", "450", "0.59", "0.51", "-0.08", "-14"),
+            ("6m", "all", "ae_attendances", "450", "0.76", "0.67", "-0.09", "-12"),
+            ("6m", "funded", "inpatient_admissions", "0", "", "", "", ""),
+            ("6m", "funded", "ae_attendances", "10", "1.13", "1.00", "-0.13", "-11"),
+        ],
+        schema={c: pl.String for c in dc.HOSPITAL_USE_COLUMNS},
+        orient="row",
+    )
+    assert_frame_equal(dc.publish_hospital_use(raw), expected)
+
+
+def test_publish_hospital_use_empty_table():
+    empty = pl.DataFrame(schema={"cohort": pl.String, "group": pl.String,
+                                 "measure": pl.String, "n_patients": pl.Int64,
+                                 "mean_before": pl.Float64, "mean_after": pl.Float64,
+                                 "change": pl.Float64, "pct_change": pl.Float64})
+    out = dc.publish_hospital_use(empty)
+    assert out.height == 0 and out.columns == dc.HOSPITAL_USE_COLUMNS
+
+
+# ----------------------------------------------------------------------- well-being
+
+
+def test_publish_wellbeing():
+    raw = pl.DataFrame(
+        [
+            # measure, baseline_n, baseline_mean, low_pct, followup_n, followup_mean,
+            # progress_pct, progress_low_pct
+            ("feeling_positive", 819, 3.0806, 100 * 246 / 819, 280, 3.6214, 35.0, 61.0),
+            # 25% of 50 = 12.5 people -> 13 (half up) -> 15/50 = 30%
+            ("lifestyle", 50, 3.39, 25.0, 8, 3.78, 50.0, None),
+            ("money", 819, 4.05, 10.0, 7, 4.2718, 42.857, 100.0),
+            ("where_you_live", 3, 4.0, 33.333, 0, None, None, None),
+        ],
+        schema=dc.WELLBEING_COLUMNS,
+        orient="row",
+    )
+    expected = pl.DataFrame(
+        [
+            # 246 -> 245 of 820 = 29.9 -> 30; 98 -> 100 of 280 = 35.7 -> 36
+            ("feeling_positive", "820", "3.08", "30", "280", "3.62", "36", "61"),
+            # progress: 4 of 8 -> numerator suppressed
+            ("lifestyle", "50", "3.39", "30", "10", "3.78", "*", ""),
+            ("money", "820", "4.05", "10", "*", "*", "*", "*"),
+            ("where_you_live", "*", "*", "*", "0", "", "", ""),
+        ],
+        schema={c: pl.String for c in dc.WELLBEING_COLUMNS},
+        orient="row",
+    )
+    assert_frame_equal(dc.publish_wellbeing(raw), expected)
+
+
+def test_progress_low_pct_published_only_from_eight_followed_up():
+    assert dc.publish_progress_low_pct(61.4, 8) == "61"
+    assert dc.publish_progress_low_pct(61.4, 7) == "*"
+    assert dc.publish_progress_low_pct(None, 7) == "*"
+    assert dc.publish_progress_low_pct(None, 8) == ""
+    assert dc.publish_progress_low_pct(None, 0) == ""
+
+
+# ----------------------------------------------------------------------- other tables
+
+
+def test_publish_attrition_orders_steps_and_controls_exclusions():
+    raw = pl.DataFrame({
+        "cohort": ["12m"] * 6,
+        "step": ["registered", "alive", "post_window_covered", "pre_window_covered",
+                 "linked", "referred"],
+        "n": [108, 112, 120, 870, 880, 912],
+    })
+    out = dc.publish_attrition(raw)
+    assert out["step"].to_list() == dc.ATTRITION_STEPS
+    assert out["n"].to_list() == ["910", "880", "870", "120", "110", "110"]
+    assert out["excluded"].to_list() == ["", "30", "10", "750", "10", "*"]
+
+
+def test_publish_reconciliation_and_quarantine():
+    rec = pl.DataFrame({"source": ["hes"], "file": ["hes/2013Q4/apc.csv"], "rows_read": [1003],
+                        "rows_accepted": [990], "rows_quarantined": [6], "rows_duplicate": [7]})
+    assert dc.publish_reconciliation(rec).row(0) == (
+        "hes", "hes/2013Q4/apc.csv", "1005", "990", "*", "*")
+    q = pl.DataFrame({
+        "source": ["hes"] * 12,
+        "file": ["hes/2013Q4/apc.csv"] * 12,
+        "row_number": list(range(2, 14)),
+        "reason": ["bad date"] * 9 + ["unknown person"] * 3,
+    })
+    out = dc.publish_quarantine(q)
+    assert out.columns == dc.QUARANTINE_SUMMARY_COLUMNS  # no row numbers
+    assert out.rows() == [("hes", "hes/2013Q4/apc.csv", "bad date", "10"),
+                          ("hes", "hes/2013Q4/apc.csv", "unknown person", "*")]
+
+
+def test_publish_matched_effects_and_balance():
+    me = pl.DataFrame({
+        "cohort": ["12m", "6m"], "measure": ["inpatient_admissions"] * 2,
+        "n_treated": [108, 40], "n_controls": [320, 5],
+        "treated_before": [1.463, 0.5], "treated_after": [1.1667, 0.4],
+        "control_before": [1.41, 0.55], "control_after": [1.30, 0.50],
+        "did": [-0.1863, -0.05], "did_ci_low": [-0.412, -0.3], "did_ci_high": [0.0494, 0.2],
+    })
+    out = dc.publish_matched_effects(me)
+    assert out.row(0) == ("12m", "inpatient_admissions", "110", "320", "1.46", "1.17",
+                          "1.41", "1.30", "-0.19", "-0.41", "0.05")
+    assert out.row(1) == ("6m", "inpatient_admissions", "40", "*", "0.50", "0.40",
+                          "*", "*", "*", "*", "*")
+    bal = pl.DataFrame({"cohort": ["12m", "6m"], "covariate": ["age", "age"],
+                        "smd_before": [0.3149, 0.5], "smd_after": [0.0351, 0.1]})
+    assert dc.publish_balance(bal, me).rows() == [("12m", "age", "0.31", "0.04"),
+                                                  ("6m", "age", "*", "*")]
