@@ -1,0 +1,48 @@
+"""Shared test helpers: run the real `speval run` (the project's Dagster job) on a data folder."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+os.environ.setdefault("BROWSER_PATH", "/usr/bin/chromium")
+os.environ.pop("DAGSTER_HOME", None)  # tests use a throwaway Dagster instance
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    run_dir: Path
+    warehouse: Path
+
+    def table(self, name: str) -> pl.DataFrame:
+        return pl.read_csv(self.run_dir / "tables" / f"{name}.csv", infer_schema_length=None)
+
+    def query(self, sql: str) -> pl.DataFrame:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return con.sql(sql).pl()
+
+
+@pytest.fixture
+def run_speval(tmp_path, capfd):
+    def _run(data_dir: Path, quarter: str = "2013Q4", programme: str = "LTC", out: Path | None = None,
+             warehouse: Path | None = None) -> Run:
+        from pipelines.cli import main
+
+        out = out or tmp_path / "out"
+        warehouse = warehouse or tmp_path / "warehouse.duckdb"
+        code = main(["run", "--quarter", quarter, "--programme", programme, "--data-dir", str(data_dir),
+                     "--out", str(out), "--warehouse", str(warehouse)])
+        captured = capfd.readouterr()
+        return Run(code, captured.out, captured.err, out / programme / quarter, warehouse)
+
+    return _run
