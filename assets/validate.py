@@ -8,6 +8,7 @@ from assets.sql_table import sql_table_asset
 from pipelines.resources import Warehouse
 from speval.contract import ALL_SPECS, FileSpec
 from speval.validate import validate_file_type
+from speval.warehouse import one
 
 SPEC_NAMES = tuple(s.name for s in ALL_SPECS)
 
@@ -49,9 +50,18 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
                 """,
                 [spec.name],
             ).fetchall()
+            unclassified = one(
+                con,
+                "SELECT count(*) FROM audit.row_outcomes WHERE spec = ? AND (outcome IS NULL OR outcome NOT IN "
+                "('accepted', 'quarantined', 'duplicate') OR ((outcome = 'quarantined') <> (reason IS NOT NULL)))",
+                [spec.name],
+            )[0]
         return dg.AssetCheckResult(
-            passed=not mismatches,
-            metadata={"files_not_reconciling": dg.MetadataValue.json([list(m) for m in mismatches])},
+            passed=not mismatches and unclassified == 0,
+            metadata={
+                "files_not_reconciling": dg.MetadataValue.json([list(m) for m in mismatches]),
+                "rows_without_valid_outcome": unclassified,
+            },
         )
 
     return [_staged, _reconciles]

@@ -5,7 +5,9 @@ For each file (CONTRACT.md §2), in this order:
 2. each row's own rules (total row, mandatory blanks, types, code sets, ranges, cross-column rules);
 3. key conflicts among the rows still valid: rows sharing a key but differing are all quarantined;
 4. references: a row whose parent (person / referral) is missing or quarantined is quarantined.
-Outcome per row: `accepted`, `duplicate` or `quarantined` (with the first failing reason).
+Outcome per row: `accepted`, `duplicate` or `quarantined` (with the first failing reason). Internal
+columns are `_`-prefixed or `__text`-suffixed so they never collide with a contract column (Activity
+has one called OUTCOME).
 Accepted rows, typed, become `staged.<name>`; `audit.row_outcomes` keeps every row's outcome, so
 read = accepted + quarantined + duplicates holds by construction and is checked.
 """
@@ -137,13 +139,13 @@ SELECT checked.* EXCLUDE (own_reason, key_conflict),
         WHEN own_reason IS NOT NULL OR key_conflict THEN 'quarantined'
         {f"WHEN {parent_missing} THEN 'quarantined'" if spec.parent else ""}
         ELSE 'accepted'
-    END AS outcome,
+    END AS _row_outcome,
     CASE
         WHEN copy_number > 1 THEN NULL
         WHEN own_reason IS NOT NULL THEN own_reason
         WHEN key_conflict THEN {_literal(f"conflicting key: {', '.join(spec.key)} shared by rows that differ")}
         {f"WHEN {parent_missing} THEN {_literal(parent_reason)}" if spec.parent else ""}
-    END AS reason
+    END AS _row_reason
 FROM checked {parent_join}
 """
 
@@ -155,7 +157,7 @@ def validate_file_type(con: duckdb.DuckDBPyConnection, spec: FileSpec) -> dict[s
     con.execute(
         f"CREATE OR REPLACE TABLE staged.{spec.name} AS "
         f"SELECT delivery, file, row_number, {typed} FROM checked_{spec.name} "
-        f"WHERE outcome = 'accepted' ORDER BY file, row_number"
+        f"WHERE _row_outcome = 'accepted' ORDER BY file, row_number"
     )
     con.execute(
         "CREATE TABLE IF NOT EXISTS audit.row_outcomes (source VARCHAR, spec VARCHAR, file VARCHAR, "
@@ -163,11 +165,12 @@ def validate_file_type(con: duckdb.DuckDBPyConnection, spec: FileSpec) -> dict[s
     )
     con.execute("DELETE FROM audit.row_outcomes WHERE spec = ?", [spec.name])
     con.execute(
-        f"INSERT INTO audit.row_outcomes SELECT '{spec.source}', '{spec.name}', file, row_number, outcome, reason "
+        f"INSERT INTO audit.row_outcomes SELECT '{spec.source}', '{spec.name}', file, row_number, _row_outcome, "
+        f"_row_reason "
         f"FROM checked_{spec.name}"
     )
     rows = con.execute(
-        f"SELECT outcome, count(*) FROM checked_{spec.name} GROUP BY outcome"
+        f"SELECT _row_outcome, count(*) FROM checked_{spec.name} GROUP BY _row_outcome"
     ).fetchall()
     con.execute(f"DROP TABLE checked_{spec.name}")
     counts = {"accepted": 0, "quarantined": 0, "duplicate": 0}

@@ -44,7 +44,7 @@ def demo(tmp_path_factory):
     from speval.demo_data import generate
 
     root = tmp_path_factory.mktemp("e2e")
-    generate(root / "data", scale=0.1, seed=7)
+    generate(root / "data", scale=0.1, seed=42)
     args = ["run", "--quarter", QUARTER, "--data-dir", str(root / "data"), "--warehouse", str(root / "w.duckdb")]
     assert main([*args, "--out", str(root / "out")]) == 0
     assert main([*args, "--out", str(root / "out_again")]) == 0
@@ -199,3 +199,24 @@ def test_pdf_first_page_renders(demo, tmp_path):
     assert len(set(pixels)) > 10 and pixels.count(255) < len(pixels)  # not a blank page
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "Table 1" in text and "Table 2" in text and QUARTER in text
+
+
+def test_every_file_reconciles_and_planted_defects_are_caught(demo):
+    folder = demo / "out" / "LTC" / QUARTER / "tables"
+    recon = pl.read_csv(folder / "reconciliation.csv")
+    assert (recon["rows_read"] == recon["rows_accepted"] + recon["rows_quarantined"] + recon["rows_duplicate"]).all()
+    assert recon.filter(pl.col("file").str.contains("#Activity")).height > 0
+    quarantine = pl.read_csv(folder / "quarantine.csv")
+    assert quarantine.height == recon["rows_quarantined"].sum()
+    truth = json.loads((demo / "data" / "truth.json").read_text())
+    checked = 0
+    for defect in truth["planted_defects"]:
+        file = defect.get("file", "")
+        if defect["kind"] == "exact_duplicate_rows" and file.startswith(f"hes/{QUARTER}/"):
+            assert recon.filter(file=file)["rows_duplicate"][0] == defect["count"]
+            checked += 1
+        if defect["kind"] == "activity_referral_id_unknown_to_outcome_tool" and file.split("/")[1] <= QUARTER:
+            hit = quarantine.filter(file=file, row_number=defect["row_number"])
+            assert hit["reason"].to_list() == ["REFERRAL_ID: no valid referrals row (missing or quarantined)"]
+            checked += 1
+    assert checked >= 3
