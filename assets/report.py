@@ -27,7 +27,10 @@ def analysis_tables(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Ma
 
 def report_meta(con, settings: EvaluationSettings) -> dict:
     p = con.sql("SELECT * FROM analysis.parameters").pl().row(0, named=True)
-    inputs = con.sql("SELECT source, delivery, file, sha256, rows_read FROM audit.files ORDER BY source, file").pl()
+    inputs = con.sql(
+        "SELECT source, delivery, split_part(file, '#', 1) AS file, any_value(sha256) AS sha256, "
+        "sum(rows_read)::BIGINT AS rows_read FROM audit.files GROUP BY ALL ORDER BY source, file"
+    ).pl()
     return {
         "programme": settings.programme,
         "programme_name": {"LTC": "Long-term conditions", "MH": "Mental health"}[settings.programme],

@@ -76,9 +76,14 @@ def _demo_data(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     summary = generate(out, scale=args.scale, seed=args.seed)
-    print(f"Demo data written to {out.resolve()}")
-    for name, value in sorted(summary.items()):
-        print(f"  {name}: {value}")
+    per_source: dict[str, list[int]] = {}
+    for name, rows in summary.items():
+        files_rows = per_source.setdefault(name.split("/")[0], [0, 0])
+        files_rows[0] += 1
+        files_rows[1] += int(rows)
+    print(f"Demo data written to {out.resolve()} (scale {args.scale}, seed {args.seed})")
+    for source, (files, rows) in sorted(per_source.items()):
+        print(f"  {source}: {files} file(s), {rows:,} rows")
     return 0
 
 

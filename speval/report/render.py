@@ -288,9 +288,21 @@ def _attrition_section(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
     return {"cohorts": [labels[k] for k in cohort_keys], "rows": rows, "data": data}
 
 
+def _provider_sheets_grouped(file: pl.Expr) -> pl.Expr:
+    """`provider_returns/2013Q1/VCS01.xlsx#Activity` → `provider_returns/2013Q1/*.xlsx#Activity`: the report
+    summarises one quarter's workbooks per sheet; the per-file detail is in reconciliation.csv."""
+    return file.str.replace(r"^(provider_returns/[^/]+/)[^/]+\.xlsx#", "${1}*.xlsx#")
+
+
 def _appendix_a(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
     rec = _table(tables, "reconciliation")
     q = _table(tables, "quarantine")
+    if rec is not None and rec.height:
+        counts = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
+        rec = (rec.with_columns(_provider_sheets_grouped(pl.col("file")).alias("file"))
+               .group_by("source", "file", maintain_order=True).agg(pl.col(c).sum() for c in counts))
+    if q is not None and q.height:
+        q = q.with_columns(_provider_sheets_grouped(pl.col("file")).alias("file"))
     rec_rows = dc.publish_reconciliation(rec).to_dicts() if rec is not None else []
     q_rows = dc.publish_quarantine(q).to_dicts() if q is not None else []
     return {"reconciliation": rec_rows, "quarantine": q_rows}
@@ -457,8 +469,16 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
                  {"id": "appendix-b", "title": "Provenance", "number": "Appendix B"}]
     num = {s["id"]: s["number"] for s in numbered}
 
-    input_files = [{"file": str(f.get("file", "")), "sha": str(f.get("sha256", ""))[:12]}
-                   for f in (meta.get("input_files") or [])]
+    input_files, provider_folders = [], {}
+    for f in meta.get("input_files") or []:
+        name = str(f.get("file", ""))
+        if name.startswith("provider_returns/"):  # one line per quarter's folder; sha256s in run_manifest.json
+            folder = name.rsplit("/", 1)[0]
+            provider_folders[folder] = provider_folders.get(folder, 0) + 1
+        else:
+            input_files.append({"file": name, "sha": str(f.get("sha256", ""))[:12]})
+    input_files += [{"file": f"{folder}/ ({n} workbooks)", "sha": "see run_manifest.json"}
+                    for folder, n in provider_folders.items()]
 
     return {
         "title": "Evaluation of social prescribing",
