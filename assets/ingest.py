@@ -7,9 +7,10 @@ import dagster as dg
 import polars as pl
 
 from pipelines.resources import EvaluationSettings, Warehouse
-from speval.contract import ALL_SPECS, FileSpec
+from speval.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.deliveries import select_deliveries
-from speval.ingest import load_raw, read_delivered
+from speval.identifiers import IdentifierError
+from speval.ingest import FileRefused, empty_raw_frame, load_raw, read_csv_file, read_delivered
 from speval.quarters import quarter_end, quarter_start
 from speval.warehouse import one, replace_table
 
@@ -34,6 +35,7 @@ def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mat
             "followup_min_days": [settings.followup_min_days],
             "followup_max_days": [settings.followup_max_days],
             "hes_delivery": [used.hes],
+            "previous_hes_delivery": pl.Series([used.previous_hes], dtype=pl.String),
             "outcome_tool_delivery": [used.outcome_tool],
             "provider_return_quarters": [",".join(used.provider_returns)],
         }
@@ -86,3 +88,34 @@ def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
 
 
 raw_assets = [raw_asset(spec) for spec in ALL_SPECS]
+
+
+def previous_raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey(["raw", f"previous_{spec.name}"]),
+        deps=[PARAMETERS_KEY],
+        group_name="ingest",
+        kinds={"duckdb"},
+        description=f"{spec.filename} of the HES delivery before the one in use, only to show which records "
+        "the delivery in use revised, withdrew or added. Not used by the analysis.",
+    )
+    def _previous(context, settings: EvaluationSettings,
+                  warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            previous = one(con, "SELECT previous_hes_delivery FROM analysis.parameters")[0]
+            frame, note = empty_raw_frame(spec), "no earlier delivery"
+            if previous:
+                path = settings.data_path() / "hes" / previous / spec.filename
+                try:
+                    frame = read_csv_file(path, settings.data_path(), spec, previous).frame
+                    note = f"compared with delivery {previous}"
+                except (FileRefused, IdentifierError) as refused:  # the comparison is skipped, not the report
+                    context.log.warning(str(refused))
+                    note = f"not compared: {refused}"
+            replace_table(con, f"raw.previous_{spec.name}", frame)
+        return dg.MaterializeResult(metadata={"dagster/row_count": frame.height, "comparison": note})
+
+    return _previous
+
+
+previous_raw_assets = [previous_raw_asset(spec) for spec in HES_FILES]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.resources import REPO_ROOT, EvaluationSettings, Warehouse
-from speval.outputs import CONTRACT_TABLES, code_version, export_tables, read_contract_table, write_manifest
+from speval.outputs import (CONTRACT_TABLES, QUALITY_TABLES, code_version, export_tables, read_contract_table,
+                            write_manifest)
 
-TABLE_SOURCES = sorted({CONTRACT_TABLES[name][0] for name in CONTRACT_TABLES})
+REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
+TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()})
 
 
 @dg.asset(
@@ -17,9 +19,10 @@ TABLE_SOURCES = sorted({CONTRACT_TABLES[name][0] for name in CONTRACT_TABLES})
     kinds={"csv"},
 )
 def analysis_tables(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
-    """The analysis tables of CONTRACT.md §3, unsuppressed and unrounded (restricted), in `<run>/tables/`."""
+    """The analysis tables of CONTRACT.md §3, unsuppressed and unrounded (restricted), in `<run>/tables/`;
+    the HES data-quality summary in `<run>/quality/`."""
     with warehouse.connect() as con:
-        written = export_tables(con, settings.run_folder() / "tables")
+        written = export_tables(con, settings.run_folder())
     return dg.MaterializeResult(
         metadata={name: dg.MetadataValue.path(str(path)) for name, path in written.items()}
     )
@@ -45,6 +48,7 @@ def report_meta(con, settings: EvaluationSettings) -> dict:
             },
             "outcome_tool": {"key": p["outcome_tool_delivery"]},
             "provider_returns": [q for q in p["provider_return_quarters"].split(",") if q],
+            "previous_hes": p["previous_hes_delivery"],
         },
         "parameters": {
             "quarter": settings.quarter,
@@ -68,7 +72,7 @@ def evaluation_report(settings: EvaluationSettings, warehouse: Warehouse) -> dg.
     from speval.report import render_report
 
     with warehouse.connect() as con:
-        tables = {name: read_contract_table(con, name) for name in CONTRACT_TABLES}
+        tables = {name: read_contract_table(con, name) for name in REPORT_TABLES}
         meta = report_meta(con, settings)
     paths = render_report(tables, meta, settings.run_folder())
     return dg.MaterializeResult(metadata={k: dg.MetadataValue.path(str(v)) for k, v in paths.items()})

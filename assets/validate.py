@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.sql_table import sql_table_asset
 from pipelines.resources import Warehouse
-from speval.contract import ALL_SPECS, FileSpec
+from speval.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.validate import validate_file_type
 from speval.warehouse import one
 
@@ -70,7 +70,12 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
 _staged_pairs = [staged_asset(spec) for spec in ALL_SPECS]
 staged_assets = [asset for asset, _ in _staged_pairs]
 staged_checks = [check for _, check in _staged_pairs]
+HES_NAMES = tuple(s.name for s in HES_FILES)
 audit_assets = [
     sql_table_asset("audit.reconciliation", "validate", SPEC_NAMES),
     sql_table_asset("audit.quarantine", "validate", SPEC_NAMES),
+    # HES data-quality summary of the delivery in use (report appendix).
+    sql_table_asset("audit.hes_delivery_changes", "validate"),
+    sql_table_asset("audit.hes_missingness", "validate"),
+    sql_table_asset("audit.hes_file_quality", "validate", HES_NAMES),
 ]

@@ -28,6 +28,7 @@ class HesManifest:
 class DeliveriesInUse:
     quarter: str
     hes: str
+    previous_hes: str | None
     outcome_tool: str
     provider_returns: tuple[str, ...]
     hes_manifest: HesManifest
@@ -61,6 +62,12 @@ def latest_delivery(data_dir: Path, source: str, quarter: str) -> str:
     return keys[-1]
 
 
+def previous_delivery(data_dir: Path, source: str, key: str) -> str | None:
+    """The delivery before `key` (the latest with a smaller key), for showing what a delivery revised."""
+    earlier = [k for k in delivery_keys(data_dir, source) if parse_quarter(k) < parse_quarter(key)]
+    return earlier[-1] if earlier else None
+
+
 def read_hes_manifest(path: Path) -> HesManifest:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -87,4 +94,5 @@ def select_deliveries(data_dir: Path, quarter: str) -> DeliveriesInUse:
         k for k in delivery_keys(data_dir, "provider_returns") if parse_quarter(k) <= parse_quarter(quarter)
     )
     manifest = read_hes_manifest(data_dir / "hes" / hes / "manifest.json")
-    return DeliveriesInUse(quarter, hes, outcome_tool, providers, manifest)
+    previous = previous_delivery(data_dir, "hes", hes)
+    return DeliveriesInUse(quarter, hes, previous, outcome_tool, providers, manifest)

@@ -37,23 +37,40 @@ CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "quarantine": ("audit.quarantine", ("source", "file", "row_number", "reason"), "source, file, row_number"),
 }
 
+# Data-quality tables for the report appendix, written beside tables/ in quality/.
+QUALITY_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "hes_file_quality": (
+        "audit.hes_file_quality",
+        ("delivery", "file", "rows_read", "rows_accepted", "rows_duplicate", "rows_conflicting_key",
+         "rows_quarantined_other", "date_column", "first_date", "last_date", "previous_delivery",
+         "records_revised", "records_withdrawn", "records_new"),
+        "file",
+    ),
+    "hes_missingness": (
+        "audit.hes_missingness", ("file", "column_name", "rows_read", "rows_missing", "pct_missing"),
+        "file, column_name",
+    ),
+}
+
 PACKAGES = ("dagster", "duckdb", "polars", "great-expectations", "plotly", "kaleido", "weasyprint", "jinja2",
             "fastexcel", "numpy", "scipy")
 
 
 def read_contract_table(con, name: str) -> pl.DataFrame:
-    table, columns, order = CONTRACT_TABLES[name]
+    table, columns, order = {**CONTRACT_TABLES, **QUALITY_TABLES}[name]
     column_list = ", ".join(f'"{c}"' for c in columns)
     return con.sql(f"SELECT {column_list} FROM {table} ORDER BY {order}").pl()
 
 
-def export_tables(con, tables_dir: Path) -> dict[str, Path]:
-    tables_dir.mkdir(parents=True, exist_ok=True)
+def export_tables(con, run_dir: Path) -> dict[str, Path]:
+    """Contract tables to `<run>/tables/`, data-quality tables to `<run>/quality/`."""
     written = {}
-    for name in CONTRACT_TABLES:
-        path = tables_dir / f"{name}.csv"
-        read_contract_table(con, name).write_csv(path)
-        written[name] = path
+    for folder, names in (("tables", CONTRACT_TABLES), ("quality", QUALITY_TABLES)):
+        (run_dir / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            path = run_dir / folder / f"{name}.csv"
+            read_contract_table(con, name).write_csv(path)
+            written[name] = path
     return written
 
 
