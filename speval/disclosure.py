@@ -16,6 +16,10 @@ suppression for sub-national HES figures):
   ``*``;
 * a group of 0 people shows its count as ``0`` and its means blank.
 
+Data-quality record counts (rows read, duplicates, records revised, ...) are counts like
+any other; only the share of *records* with a missing value (``publish_record_pct``), which
+is not a statistic about people, is shown from the unrounded counts, to one decimal.
+
 Rounding of displayed decimals is half-up on the decimal value as written
 (``round_half_up(12.5) == 13``, ``format_decimal(1.125, 2) == "1.13"``), never Python's
 banker's rounding.
@@ -53,12 +57,15 @@ __all__ = [
     "publish_attrition",
     "publish_balance",
     "publish_count",
+    "publish_hes_file_quality",
+    "publish_hes_missingness",
     "publish_hospital_use",
     "publish_matched_effects",
     "publish_mean",
     "publish_pct",
     "publish_quarantine",
     "publish_reconciliation",
+    "publish_record_pct",
     "publish_wellbeing",
     "round5",
     "round_half_up",
@@ -405,3 +412,97 @@ def publish_balance(df: pl.DataFrame, matched_effects: pl.DataFrame | None = Non
         out.append({"cohort": c, "covariate": str(r["covariate"]),
                     "smd_before": pub(r["smd_before"]), "smd_after": pub(r["smd_after"])})
     return _frame(out, BALANCE_COLUMNS)
+
+
+HES_FILE_QUALITY_COLUMNS = [
+    "delivery", "file", "rows_read", "rows_accepted", "rows_duplicate", "rows_conflicting_key",
+    "rows_quarantined_other", "date_column", "first_date", "last_date", "previous_delivery",
+    "records_revised", "records_withdrawn", "records_new",
+]
+HES_FILE_QUALITY_COUNTS = [
+    "rows_read", "rows_accepted", "rows_duplicate", "rows_conflicting_key",
+    "rows_quarantined_other", "records_revised", "records_withdrawn", "records_new",
+]
+
+
+def _text(value: Any) -> str:
+    return BLANK if _missing(value) else str(value)
+
+
+def _iso_date(value: Any) -> str:
+    """A date (or datetime, or ISO string) as ``YYYY-MM-DD``; blank when missing."""
+    if _missing(value) or value == "":
+        return BLANK
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    return str(value)[:10]
+
+
+def publish_hes_file_quality(df: pl.DataFrame) -> pl.DataFrame:
+    """hes_file_quality (one row per HES file of the delivery in use) -> display strings.
+
+    Every row and record count (rows read / accepted / duplicate / conflicting key / other
+    quarantined; records revised / withdrawn / new since the previous delivery) goes
+    through :func:`publish_count`, exactly as the reconciliation counts of Appendix A do,
+    so the same file shows the same published rows read in both places. A missing count
+    (no previous delivery) is blank. Dates are shown as ``YYYY-MM-DD``.
+    """
+    out = []
+    for r in _rows(df, HES_FILE_QUALITY_COLUMNS):
+        out.append({
+            "delivery": _text(r["delivery"]),
+            "file": _text(r["file"]),
+            "date_column": _text(r["date_column"]),
+            "first_date": _iso_date(r["first_date"]),
+            "last_date": _iso_date(r["last_date"]),
+            "previous_delivery": _text(r["previous_delivery"]),
+            **{c: publish_count(r[c]) for c in HES_FILE_QUALITY_COUNTS},
+        })
+    return _frame(out, HES_FILE_QUALITY_COLUMNS)
+
+
+def publish_record_pct(pct: Any, decimals: int = 1) -> str:
+    """A percentage of *records* (not of people), e.g. the share of a file's rows with a
+    blank cell in one column: not a statistic about people, so it is shown as computed,
+    rounded half up to ``decimals`` places.
+
+    A share above 0 that would round to 0 shows as ``<0.1`` (and one below 100 that would
+    round to 100 as ``>99.9``), so a column with any missing value never reads as 0 or
+    complete. Blank when missing.
+    """
+    if _missing(pct):
+        return BLANK
+    v = float(pct)
+    if v < 0 or v > 100:
+        raise ValueError(f"a percentage must be between 0 and 100, not {pct!r}")
+    shown = format_decimal(v, decimals)
+    step = format_decimal(10 ** -decimals, decimals)
+    if 0 < v and Decimal(shown) == 0:
+        return f"<{step}"
+    if v < 100 and Decimal(shown) == 100:
+        return f">{format_decimal(100 - 10 ** -decimals, decimals)}"
+    return shown
+
+
+HES_MISSINGNESS_COLUMNS = ["file", "column_name", "rows_read", "rows_missing", "pct_missing"]
+
+
+def publish_hes_missingness(df: pl.DataFrame) -> pl.DataFrame:
+    """hes_missingness (one row per file and column) -> display strings.
+
+    rows_read and rows_missing via :func:`publish_count`; pct_missing via
+    :func:`publish_record_pct` (one decimal, from the unrounded counts; recomputed from
+    them when the table leaves it blank).
+    """
+    out = []
+    for r in _rows(df, HES_MISSINGNESS_COLUMNS):
+        pct = r["pct_missing"]
+        read, miss = _as_count(r["rows_read"]), _as_count(r["rows_missing"])
+        if _missing(pct) and read and miss is not None:
+            pct = 100 * miss / read
+        out.append({
+            "file": _text(r["file"]), "column_name": _text(r["column_name"]),
+            "rows_read": publish_count(read), "rows_missing": publish_count(miss),
+            "pct_missing": publish_record_pct(pct),
+        })
+    return _frame(out, HES_MISSINGNESS_COLUMNS)

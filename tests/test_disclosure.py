@@ -208,6 +208,66 @@ def test_publish_reconciliation_and_quarantine():
                           ("hes", "hes/2013Q4/apc.csv", "unknown person", "*")]
 
 
+# ----------------------------------------------------------------------- HES data quality
+
+
+def test_publish_hes_file_quality_controls_every_count():
+    import datetime as dt
+
+    fq = pl.DataFrame({
+        "delivery": ["2013Q4", "2013Q4"],
+        "file": ["hes/2013Q4/op.csv", "hes/2013Q4/persons.csv"],
+        "rows_read": [32412, 5003], "rows_accepted": [32400, 4993], "rows_duplicate": [0, 6],
+        "rows_conflicting_key": [2, 4], "rows_quarantined_other": [10, 0],
+        "date_column": ["APPTDATE", "REGISTERED_FROM"],
+        "first_date": [dt.date(2011, 4, 4), None], "last_date": ["2013-12-20", None],
+        "previous_delivery": ["2013Q3", None],
+        "records_revised": [128, None], "records_withdrawn": [9, None], "records_new": [3907, None],
+    })
+    out = dc.publish_hes_file_quality(fq)
+    assert out.columns == dc.HES_FILE_QUALITY_COLUMNS
+    assert out.row(0, named=True) == {
+        "delivery": "2013Q4", "file": "hes/2013Q4/op.csv", "rows_read": "32410",
+        "rows_accepted": "32400", "rows_duplicate": "0", "rows_conflicting_key": "*",
+        "rows_quarantined_other": "10", "date_column": "APPTDATE", "first_date": "2011-04-04",
+        "last_date": "2013-12-20", "previous_delivery": "2013Q3", "records_revised": "130",
+        "records_withdrawn": "10", "records_new": "3905"}
+    # No previous delivery: change counts blank, not 0; missing dates blank.
+    row = out.row(1, named=True)
+    assert (row["rows_read"], row["rows_duplicate"], row["rows_conflicting_key"]) == ("5005", "*", "*")
+    assert (row["first_date"], row["last_date"], row["previous_delivery"]) == ("", "", "")
+    assert (row["records_revised"], row["records_withdrawn"], row["records_new"]) == ("", "", "")
+
+
+@pytest.mark.parametrize(
+    ("pct", "shown"),
+    [(0, "0.0"), (0.02, "<0.1"), (0.049, "<0.1"), (0.05, "0.1"), (0.135, "0.1"),
+     (4.06, "4.1"), (12.25, "12.3"), (99.94, "99.9"), (99.96, ">99.9"), (100, "100.0"),
+     (None, "")],
+)
+def test_publish_record_pct(pct, shown):
+    assert dc.publish_record_pct(pct) == shown
+
+
+def test_publish_record_pct_rejects_out_of_range():
+    with pytest.raises(ValueError):
+        dc.publish_record_pct(100.5)
+
+
+def test_publish_hes_missingness():
+    miss = pl.DataFrame({
+        "file": ["hes/2013Q4/persons.csv"] * 3,
+        "column_name": ["DATE_OF_DEATH", "IMD_DECILE", "LSOA11"],
+        "rows_read": [5003, 5003, 5003], "rows_missing": [4871, 1, 3],
+        "pct_missing": [100 * 4871 / 5003, 100 / 5003, None],  # blank: recomputed
+    })
+    assert dc.publish_hes_missingness(miss).rows() == [
+        ("hes/2013Q4/persons.csv", "DATE_OF_DEATH", "5005", "4870", "97.4"),
+        ("hes/2013Q4/persons.csv", "IMD_DECILE", "5005", "*", "<0.1"),
+        ("hes/2013Q4/persons.csv", "LSOA11", "5005", "*", "0.1"),
+    ]
+
+
 def test_publish_matched_effects_and_balance():
     me = pl.DataFrame({
         "cohort": ["12m", "6m"], "measure": ["inpatient_admissions"] * 2,

@@ -6,12 +6,14 @@ import re
 import shutil
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from speval.report import render_report
+from speval.report import flow, render_report
+from speval.report.render import build_context
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
@@ -79,7 +81,7 @@ def reconciliation_fixture() -> pl.DataFrame:
     files = [("hes", "hes/2013Q4/persons.csv", 5003, 4993, 4, 6),
              ("hes", "hes/2013Q4/apc.csv", 20000, 19950, 50, 0),
              ("hes", "hes/2013Q4/ae.csv", 15000, 15000, 0, 0),
-             ("hes", "hes/2013Q4/op.csv", 30000, 29990, 10, 0),
+             ("hes", "hes/2013Q4/op.csv", 32412, 32400, 12, 0),
              ("outcome_tool", "outcome_tool/2013Q4/referrals.csv", 1000, 998, 2, 0),
              ("outcome_tool", "outcome_tool/2013Q4/assessments.csv", 2500, 2490, 10, 0),
              ("provider_returns", "provider_returns/2013Q3/P001.xlsx#Activity", 40, 39, 1, 0)]
@@ -100,6 +102,47 @@ def quarantine_fixture() -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+# HES data quality of delivery 2013Q4 against 2013Q3. Planted raw counts (never shown) and
+# what the report must show instead.
+PLANTED_DQ = {"32412": "32410", "3907": "3905", "2383": "2385", "4993": "4995"}
+
+
+def hes_file_quality_fixture() -> pl.DataFrame:
+    cols = ["delivery", "file", "rows_read", "rows_accepted", "rows_duplicate",
+            "rows_conflicting_key", "rows_quarantined_other", "date_column", "first_date",
+            "last_date", "previous_delivery", "records_revised", "records_withdrawn",
+            "records_new"]
+    rows = [
+        ("2013Q4", "hes/2013Q4/apc.csv", 20000, 19950, 0, 0, 50, "ADMIDATE",
+         "2011-04-01", "2013-12-30", "2013Q3", 41, 6, 2383),
+        ("2013Q4", "hes/2013Q4/ae.csv", 15000, 15000, 0, 0, 0, "ARRIVALDATE",
+         "2011-04-02", "2013-12-31", "2013Q3", 0, 0, 1741),
+        ("2013Q4", "hes/2013Q4/op.csv", 32412, 32400, 0, 2, 10, "APPTDATE",
+         "2011-04-04", "2013-12-20", "2013Q3", 128, 9, 3907),
+        ("2013Q4", "hes/2013Q4/persons.csv", 5003, 4993, 6, 4, 0, "REGISTERED_FROM",
+         "1998-04-01", "2013-11-28", "2013Q3", 17, 3, 212),
+    ]
+    df = pl.DataFrame([dict(zip(cols, r)) for r in rows])
+    return df.with_columns(pl.col("first_date", "last_date").str.to_date())
+
+
+def hes_missingness_fixture() -> pl.DataFrame:
+    rows = [  # file, column, rows read, rows missing
+        ("hes/2013Q4/persons.csv", "YEAR_OF_BIRTH", 5003, 0),
+        ("hes/2013Q4/persons.csv", "LSOA11", 5003, 3),            # 0.06% -> 0.1
+        ("hes/2013Q4/persons.csv", "IMD_DECILE", 5003, 1),        # 0.02% -> <0.1
+        ("hes/2013Q4/persons.csv", "REGISTERED_TO", 5003, 4100),  # 81.95% -> 82.0
+        ("hes/2013Q4/persons.csv", "DATE_OF_DEATH", 5003, 4871),  # 97.36% -> 97.4
+        ("hes/2013Q4/apc.csv", "DISDATE", 20000, 812),            # 4.06% -> 4.1
+        ("hes/2013Q4/apc.csv", "DIAG_4_01", 20000, 27),           # 0.135% -> 0.1
+        ("hes/2013Q4/apc.csv", "EPIKEY", 20000, 0),
+        ("hes/2013Q4/ae.csv", "AEARRIVALMODE", 15000, 15000),     # 100.0
+        ("hes/2013Q4/op.csv", "TRETSPEF", 32412, 0),
+    ]
+    return pl.DataFrame([{"file": f, "column_name": c, "rows_read": n, "rows_missing": m,
+                          "pct_missing": 100 * m / n} for f, c, n, m in rows])
+
+
 def fixture_tables() -> dict[str, pl.DataFrame]:
     return {
         "attrition": attrition_fixture(),
@@ -107,6 +150,8 @@ def fixture_tables() -> dict[str, pl.DataFrame]:
         "wellbeing": wellbeing_fixture(),
         "reconciliation": reconciliation_fixture(),
         "quarantine": quarantine_fixture(),
+        "hes_file_quality": hes_file_quality_fixture(),
+        "hes_missingness": hes_missingness_fixture(),
     }
 
 
@@ -121,6 +166,7 @@ def fixture_meta() -> dict:
                     "extracted_on": "2014-01-17"},
             "outcome_tool": {"key": "2013Q4"},
             "provider_returns": ["2012Q3", "2012Q4", "2013Q1", "2013Q2", "2013Q3", "2013Q4"],
+            "previous_hes": "2013Q3",
         },
         "code_version": "3f2a9c1d0b7e6f5a4c3b2a19087f6e5d4c3b2a10",
         "parameters": {"followup_window_days": [84, 140], "cohort_months": [6, 12],
@@ -206,7 +252,8 @@ def test_text_content(rendered):
                    "Who was included", "Caveats", "Data and validation", "Provenance",
                    "All patients referred", "Patients referred to a funded provider",
                    "Feeling positive", "Work, volunteering and social groups",
-                   "Figure 1", "Regression to the mean"]:
+                   "Figure 1", "Regression to the mean", "Figure 2", "Cohort flow",
+                   "HES data quality"]:
         assert needle in flat, needle
     assert re.search(r"Page 3 of \d+", flat)
     # HES delivery and cut-off on the title page.
@@ -221,7 +268,8 @@ def test_disclosive_values_never_published(rendered):
     svg_text = " ".join(re.findall(r"<text\b[^>]*>([^<]*)</text>", html))
     html = re.sub(r"<svg\b.*?</svg>", " ", html, flags=re.S)
     for body in (text, html, svg_text):
-        for raw in ("3.14", "1.57", "4.27", "108", "451", "912", "5003", "4993"):
+        for raw in ("3.14", "1.57", "4.27", "108", "451", "912", "5003", "4993",
+                    *PLANTED_DQ, "4871"):
             assert raw not in body, raw
     # Rounded counts appear instead.
     assert "110 patients" in text and "450 patients" in text
@@ -261,6 +309,11 @@ def test_renders_with_empty_tables(tmp_path):
     assert "No hospital use figures are available" in text
     assert "No well-being figures are available" in text
     assert "No rows were quarantined" in text
+    flat = " ".join(text.split())
+    assert "The cohort flow diagram is not available" in flat
+    assert "The HES file summary (rows, dates covered and changes since the previous delivery) " \
+           "is not available" in flat
+    assert "The missing-value summary is not available" in flat
 
 
 def test_matched_sections_only_when_present(rendered, tmp_path):
@@ -289,3 +342,171 @@ def test_matched_sections_only_when_present(rendered, tmp_path):
     assert "-0.41 to 0.05" in text
     for raw in ("9.88", "-8.88", "0.54"):
         assert raw not in text
+
+
+# ----------------------------------------------------------------------- cohort flow (Figure 2)
+
+
+def flow_svg_of(html: str) -> str:
+    (svg,) = re.findall(r'<svg\b[^>]*aria-label="Cohort flow[^"]*".*?</svg>', html, flags=re.S)
+    return svg
+
+
+def svg_texts(svg: str) -> list[str]:
+    return re.findall(r"<text\b[^>]*>([^<]*)</text>", svg)
+
+
+def test_cohort_flow_figure(rendered):
+    text = pdftotext(rendered["first"]["pdf"])
+    pages = text.split("\f")
+    (page,) = [p for p in pages if "Figure 2: Cohort flow" in p]
+    flat = " ".join(page.split())
+    # Published numbers, in the PDF (the SVG is drawn with real text).
+    for needle in ("12 month cohort", "6 month cohort", "n = 910", "n = 880",
+                   "12 month cohort: n = 110", "6 month cohort: n = 450",
+                   "Excluded: 30", "Excluded: 750", "Excluded: 405", "Excluded: *",
+                   "Referred to the programme by 31 December 2013", "(1 April 2011)",
+                   "(31 December 2013)"):
+        assert needle in flat, needle
+    # Figure 2 is in "Who was included", after Table 3 (the attrition table).
+    whole = " ".join(text.split())
+    assert whole.index("Table 3: People included at each step") < whole.index("Figure 2: Cohort flow") \
+        < whole.rindex("5 Caveats")
+    html = rendered["first"]["html"].read_text(encoding="utf-8")
+    texts = svg_texts(flow_svg_of(html))
+    joined = " | ".join(texts)
+    # 6 month cohort: 880 -> 875 excludes 5 people at the pre-referral step -> '*';
+    # 12 month cohort: 112 -> 108 excludes 4 at the registration step -> '*'.
+    assert texts.count("Excluded: *") == 3  # also 6m: 458 -> 451 excludes 7
+    for raw in ("Excluded: 5", "Excluded: 4", "Excluded: 7", "Excluded: 32", "Excluded: 8"):
+        assert raw not in texts, raw
+    for raw in ("912", "112", "108", "458", "451"):
+        assert raw not in joined, raw
+    assert texts.count("Excluded: 10") == 3  # 880 -> 870 (10), 120 -> 112 (8), 470 -> 458 (12)
+
+
+def test_flow_from_attrition_with_a_step_of_five():
+    attrition = pl.DataFrame({
+        "cohort": ["12m"] * 6,
+        "step": ["referred", "linked", "pre_window_covered", "post_window_covered", "alive",
+                 "registered"],
+        "n": [33, 31, 30, 12, 5, 5],
+    })
+    ctx = build_context({"attrition": attrition}, fixture_meta())
+    assert ctx["figures"] == {"chart": None, "flow": 1}
+    texts = svg_texts(str(ctx["flow_svg"]))
+    assert "n = 35" in texts and "n = 30" in texts and "n = 10" in texts  # 33, 31->30, 12->10
+    assert "n = *" in texts and "12 month cohort: n = *" in texts  # steps of 5 people
+    assert "Excluded: 0" in texts  # 5 -> 5
+    assert texts.count("Excluded: *") == 3  # 2, 1 and 7 people excluded
+    assert "Excluded: 18" not in texts and "Excluded: 20" in texts  # 30 -> 12 excludes 18
+    assert "6 month cohort" not in texts
+
+
+def _rect_boxes(root) -> list[tuple[float, float, float, float]]:
+    return [(float(r.get("x")), float(r.get("y")), float(r.get("x")) + float(r.get("width")),
+             float(r.get("y")) + float(r.get("height"))) for r in root.iter(f"{{{SVG_NS}}}rect")]
+
+
+SVG_NS = "http://www.w3.org/2000/svg"
+
+
+def assert_flow_layout_clean(svg: str) -> None:
+    """Every line of text lies inside a box (or the heading band above the boxes), within
+    the view box; boxes never overlap."""
+    root = ET.fromstring(svg)
+    _, _, vw, vh = (float(v) for v in root.get("viewBox").split())
+    rects = _rect_boxes(root)
+    top_of_boxes = min(r[1] for r in rects)
+    for t in root.iter(f"{{{SVG_NS}}}text"):
+        size = float(t.get("font-size"))
+        w = flow.text_width(t.text, size, t.get("font-weight") == "bold")
+        x, y = float(t.get("x")), float(t.get("y"))
+        x0 = x - w / 2 if t.get("text-anchor") == "middle" else x
+        box = (x0, y - 0.76 * size, x0 + w, y + 0.24 * size)
+        assert 0 <= box[0] and box[2] <= vw and 0 <= box[1] and box[3] <= vh, t.text
+        if box[3] <= top_of_boxes:  # a cohort heading
+            continue
+        assert any(r[0] < box[0] and box[2] < r[2] and r[1] < box[1] and box[3] < r[3]
+                   for r in rects), f"text outside every box: {t.text!r}"
+    for i, a in enumerate(rects):
+        for b in rects[i + 1:]:
+            overlap = a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+            assert not overlap, (a, b)
+
+
+def test_flow_layout_fits_and_is_deterministic(rendered):
+    html = rendered["first"]["html"].read_text(encoding="utf-8")
+    svg = flow_svg_of(html)
+    assert_flow_layout_clean(svg)
+    assert " id=" not in svg  # nothing to clash with other inline SVGs
+    # Long labels and reasons still wrap inside their boxes; one cohort alone is centred.
+    long = flow.FlowCohort(title="A cohort with a long name", final_label="Cohort", steps=[
+        flow.FlowStep("Referred to the programme by 31 December 2013", "910"),
+        flow.FlowStep("A very long step label " * 4, "*", "*", "a very long reason " * 6),
+        flow.FlowStep("Short", "0", "905", "x"),
+    ])
+    one = flow.cohort_flow_svg([long])
+    assert_flow_layout_clean(one)
+    assert one == flow.cohort_flow_svg([long])
+    assert_flow_layout_clean(flow.cohort_flow_svg([long, long]))
+
+
+# ----------------------------------------------------------------------- HES data quality
+
+
+def test_hes_data_quality_appendix(rendered):
+    text = pdftotext(rendered["first"]["pdf"])
+    flat = " ".join(text.split())
+    # Contents: three appendices, lettered in order.
+    contents = " ".join(text.split("\f")[1].split())
+    assert re.search(r"Appendix A Data and validation \.+ ?\d+ Appendix B HES data quality "
+                     r"\.+ ?\d+ Appendix C Provenance", contents), contents
+    start = flat.index("Appendix B: HES data quality")
+    section = flat[start:flat.index("Appendix C: Provenance")]
+    assert flat.index("Appendix A: Data and validation") < start
+    # Published (rounded) counts, never the planted raw ones.
+    for raw, shown in PLANTED_DQ.items():
+        assert raw not in section and shown in section, (raw, shown)
+    assert "op.csv 32410 32400 0 * 10" in section, section
+    assert "persons.csv 5005 4995 * * 0" in section
+    # Date range per file, naming its main date column.
+    assert "persons.csv REGISTERED_FROM 1 Apr 1998 28 Nov 2013" in section
+    assert "apc.csv ADMIDATE 1 Apr 2011 30 Dec 2013" in section
+    # Changes since the previous delivery, naming it; 3 withdrawn persons -> '*'.
+    assert "Compared with HES delivery 2013Q3" in section
+    assert re.search(r"persons\.csv 15 \* 210", section)
+    assert re.search(r"op\.csv 130 10 3905", section)
+    # Missingness: only columns with missing values, % of records to one decimal.
+    for needle in ("persons.csv LSOA11 0.1", "persons.csv IMD_DECILE <0.1",
+                   "persons.csv REGISTERED_TO 82.0 blank = still registered",
+                   "persons.csv DATE_OF_DEATH 97.4 blank = alive", "apc.csv DISDATE 4.1",
+                   "apc.csv DIAG_4_01 0.1", "ae.csv AEARRIVALMODE 100.0"):
+        assert needle in section, needle
+    for absent in ("YEAR_OF_BIRTH", "TRETSPEF", "4871", "81.95", "97.36"):
+        assert absent not in section, absent
+    # Appendix A publishes the same rounded rows read for the same file.
+    appendix_a = flat[flat.index("Appendix A: Data and validation"):start]
+    assert "hes/2013Q4/op.csv hes 32410 32400 10 0" in appendix_a
+    assert "Previous HES delivery 2013Q3" in flat
+
+
+def test_absent_quality_tables_one_cohort_no_previous_delivery(tmp_path):
+    tables = fixture_tables()
+    del tables["hes_missingness"]
+    tables["attrition"] = tables["attrition"].filter(pl.col("cohort") == "6m")
+    tables["hes_file_quality"] = tables["hes_file_quality"].with_columns(
+        pl.lit(None, pl.String).alias("previous_delivery"),
+        *[pl.lit(None, pl.Int64).alias(c)
+          for c in ("records_revised", "records_withdrawn", "records_new")])
+    meta = fixture_meta()
+    meta["deliveries"]["previous_hes"] = None
+    paths = render_report(tables, meta, tmp_path)
+    flat = " ".join(pdftotext(paths["pdf"]).split())
+    assert "Figure 2: Cohort flow" in flat and "6 month cohort: n = 450" in flat
+    assert "12 month cohort: n =" not in flat
+    assert "There is no earlier HES delivery, so there is nothing to compare with." in flat
+    assert "The missing-value summary is not available" in flat
+    assert "op.csv 32410 32400 0 * 10" in flat
+    assert "Previous HES delivery none" in flat
+    assert_flow_layout_clean(flow_svg_of(paths["html"].read_text(encoding="utf-8")))

@@ -2,7 +2,8 @@
 
 Every figure shown is produced by :mod:`speval.disclosure`: the unsuppressed tables are
 turned into display strings first, and the summary sentences and the chart are built
-from those published strings, never from the raw values.
+from those published strings, never from the raw values. So are the cohort flow diagram
+(:mod:`speval.report.flow`, inline SVG drawn in Python) and the HES data-quality appendix.
 
 Output is reproducible: no clock is read (the PDF dates come from the reporting
 quarter's end), chart ids are made deterministic, and WeasyPrint's PDF is byte-identical
@@ -23,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from speval import disclosure as dc
-from speval.report import charts
+from speval.report import charts, flow
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "reports" / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -288,6 +289,127 @@ def _attrition_section(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
     return {"cohorts": [labels[k] for k in cohort_keys], "rows": rows, "data": data}
 
 
+def _flow_texts(step: str, months: int, hes: Mapping[str, Any], quarter_end: str
+                ) -> tuple[str, str]:
+    """(box label, exclusion reason) of one attrition step in the cohort flow diagram."""
+    nbsp = "\u00a0"  # dates are never broken across lines in the diagram
+    start = long_date(hes.get("coverage_start")).replace(" ", nbsp)
+    cutoff = long_date(hes.get("cutoff")).replace(" ", nbsp)
+    window = f"{months} months"
+    texts = {
+        "referred": (f"Referred to the programme by {quarter_end}" if quarter_end
+                     else "Referred to the programme by the end of the quarter", ""),
+        "linked": ("Linked to hospital records (HES)", "not linked to hospital records"),
+        "pre_window_covered": (
+            f"Pre-referral window ({window}) within HES coverage",
+            "pre-referral window starts before HES coverage"
+            + (f" ({start})" if start else "")),
+        "post_window_covered": (
+            f"Post-referral window ({window}) within the data cut-off",
+            "post-referral window ends after the HES cut-off"
+            + (f" ({cutoff})" if cutoff else "")),
+        "alive": ("Alive throughout the post-referral window",
+                  "died before the end of the post-referral window"),
+        "registered": ("Registered with a practice throughout both windows",
+                       "not registered with a practice throughout both windows"),
+    }
+    return texts.get(step, (_humanise(step), "excluded at this step"))
+
+
+def _flow_figure(att: dict[str, Any], hes: Mapping[str, Any], quarter_end: str) -> Markup | None:
+    """Figure: the cohort flow diagram, from the published attrition strings only."""
+    cohorts = []
+    for key, label, months in COHORTS:
+        steps = [s for s in dc.ATTRITION_STEPS if (key, s) in att["data"]]
+        steps += sorted(s for c, s in att["data"] if c == key and s not in dc.ATTRITION_STEPS)
+        if not steps:
+            continue
+        fsteps = []
+        for i, s in enumerate(steps):
+            r = att["data"][(key, s)]
+            box, reason = _flow_texts(s, months, hes, quarter_end)
+            fsteps.append(flow.FlowStep(label=box, n=r["n"],
+                                        excluded=r["excluded"] if i else "",
+                                        reason=reason if i else ""))
+        cohorts.append(flow.FlowCohort(title=label.capitalize(), steps=fsteps,
+                                       final_label=label.capitalize()))
+    if not cohorts:
+        return None
+    return Markup(flow.cohort_flow_svg(cohorts, title="Cohort flow: people included and "
+                                                      "excluded at each step, by cohort"))
+
+
+HES_FILE_LABELS = {
+    "persons": "People (linked population)",
+    "apc": "Admitted patient care episodes",
+    "ae": "A&E attendances",
+    "op": "Outpatient appointments",
+}
+HES_RECORD_KEYS = {"persons": "TOKEN_PERSON_ID", "apc": "EPIKEY", "ae": "AEKEY", "op": "ATTENDKEY"}
+#: Columns where a blank is expected by the contract (CONTRACT.md §1.1).
+EXPECTED_BLANK = {
+    "REGISTERED_TO": "blank = still registered",
+    "DATE_OF_DEATH": "blank = alive",
+}
+_SHORT_MONTHS = [m[:3] for m in MONTHS]
+
+
+def short_date(value: Any) -> str:
+    """``2013-09-30`` -> ``30 Sep 2013`` (for narrow table columns)."""
+    d = _date(value)
+    return "" if d is None else f"{d.day} {_SHORT_MONTHS[d.month - 1]} {d.year}"
+
+
+def _file_kind(file: str) -> str:
+    """``hes/2013Q4/apc.csv`` -> ``apc``."""
+    return file.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+
+
+def _file_order(file: str) -> tuple[int, str]:
+    kinds = list(HES_FILE_LABELS)
+    k = _file_kind(file)
+    return (kinds.index(k) if k in kinds else len(kinds), file)
+
+
+def _hes_quality(tables: Mapping[str, pl.DataFrame], hes: Mapping[str, Any],
+                 previous_hes: Any) -> dict[str, Any]:
+    """Appendix: HES data quality of the delivery in use, all counts disclosure-controlled."""
+    fq = _table(tables, "hes_file_quality")
+    miss = _table(tables, "hes_missingness")
+    files: list[dict[str, Any]] = []
+    delivery = str(hes.get("key") or "")
+    previous = str(previous_hes) if previous_hes else ""
+    if fq is not None and fq.height:
+        pub = sorted(dc.publish_hes_file_quality(fq).to_dicts(), key=lambda r: _file_order(r["file"]))
+        for r in pub:
+            kind = _file_kind(r["file"])
+            files.append({**r, "name": r["file"].rsplit("/", 1)[-1],
+                          "label": HES_FILE_LABELS.get(kind, ""),
+                          "key": HES_RECORD_KEYS.get(kind, ""),
+                          "first": short_date(r["first_date"]), "last": short_date(r["last_date"])})
+        delivery = delivery or next((r["delivery"] for r in pub if r["delivery"]), "")
+        if not previous:
+            previous = next((r["previous_delivery"] for r in pub if r["previous_delivery"]), "")
+    missing: list[dict[str, Any]] = []
+    columns_checked = 0
+    if miss is not None and miss.height:
+        columns_checked = miss.height
+        has_missing = miss.filter(
+            (pl.col("rows_missing").fill_null(0) > 0) | (pl.col("pct_missing").fill_null(0) > 0))
+        rows = sorted(dc.publish_hes_missingness(has_missing).to_dicts(),
+                      key=lambda r: _file_order(r["file"]))  # stable: column order kept
+        for i, r in enumerate(rows):
+            missing.append({**r, "name": r["file"].rsplit("/", 1)[-1],
+                            "group_start": i > 0 and rows[i - 1]["file"] != r["file"],
+                            "note": EXPECTED_BLANK.get(r["column_name"].upper(), "")})
+    folders = {str(f["file"]).rsplit("/", 1)[0] for f in files if "/" in str(f["file"])}
+    folders |= {str(r["file"]).rsplit("/", 1)[0] for r in missing if "/" in str(r["file"])}
+    return {"available": bool(files), "files": files, "delivery": delivery,
+            "folder": f"{folders.pop()}/" if len(folders) == 1 else "",
+            "previous": previous, "missingness_available": columns_checked > 0,
+            "missing": missing}
+
+
 def _provider_sheets_grouped(file: pl.Expr) -> pl.Expr:
     """`provider_returns/2013Q1/VCS01.xlsx#Activity` → `provider_returns/2013Q1/*.xlsx#Activity`: the report
     summarises one quarter's workbooks per sheet; the per-file detail is in reconciliation.csv."""
@@ -456,6 +578,9 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
     wb = _wellbeing_section(tables)
     att = _attrition_section(tables)
     matched = _matched_section(tables)
+    flow_svg = _flow_figure(att, hes, long_date(quarter_end))
+    figures = {"chart": 1 if hosp["chart_svg"] else None}
+    figures["flow"] = (2 if figures["chart"] else 1) if flow_svg is not None else None
 
     sections = [("summary", "Summary"),
                 ("hospital", "Hospital use before and after referral")]
@@ -463,10 +588,12 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         sections.append(("matched", "Comparison with a matched group"))
     sections += [("wellbeing", "Well-being"), ("included", "Who was included"),
                  ("caveats", "Caveats")]
-    numbered = [{"id": sid, "title": title, "number": str(i + 1)}
+    numbered = [{"id": sid, "title": title, "number": str(i + 1), "appendix": False}
                 for i, (sid, title) in enumerate(sections)]
-    numbered += [{"id": "appendix-a", "title": "Data and validation", "number": "Appendix A"},
-                 {"id": "appendix-b", "title": "Provenance", "number": "Appendix B"}]
+    appendices = [("appendix-a", "Data and validation"), ("appendix-hes", "HES data quality"),
+                  ("appendix-b", "Provenance")]
+    numbered += [{"id": sid, "title": title, "number": f"Appendix {'ABCDEFGH'[i]}",
+                  "appendix": True} for i, (sid, title) in enumerate(appendices)]
     num = {s["id"]: s["number"] for s in numbered}
 
     input_files, provider_folders = [], {}
@@ -507,6 +634,9 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         "matched": matched,
         "summary": _summary(hosp, wb, att, meta),
         "appendix_a": _appendix_a(tables),
+        "hes_quality": _hes_quality(tables, hes, deliveries.get("previous_hes")),
+        "flow_svg": flow_svg,
+        "figures": figures,
         "suppressed": dc.SUPPRESSED,
     }
 
