@@ -19,6 +19,7 @@ setup:
 	@mkdir -p $(SPEVAL_DAGSTER_STORAGE)
 
 demo: setup
+	@rm -f data/warehouse.duckdb data/warehouse.duckdb.wal  # fresh data set, fresh warehouse
 	@$(UV) run --frozen speval demo-data --out data/raw --scale $(SCALE) --seed $(SEED)
 	@$(UV) run --frozen speval run --quarter $(QUARTER) --programme $(PROGRAMME) --data-dir data/raw \
 		--out reports/out --warehouse data/warehouse.duckdb 2>$(SPEVAL_DAGSTER_STORAGE)/last-run.log \

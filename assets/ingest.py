@@ -10,7 +10,9 @@ from pipelines.resources import EvaluationSettings, Warehouse
 from speval.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.deliveries import select_deliveries
 from speval.identifiers import IdentifierError
-from speval.ingest import FileRefused, empty_raw_frame, load_raw, read_csv_file, read_delivered
+from speval.ingest import (FileRefused, empty_raw_frame, load_raw, read_csv_file, read_delivered,
+                           refuse_changed_files)
+from speval.outputs import clear_run_folder
 from speval.quarters import quarter_end, quarter_start
 from speval.warehouse import one, replace_table
 
@@ -22,6 +24,7 @@ def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mat
     """The run's parameters and the deliveries it uses (latest HES and outcome-tool delivery with key <= the
     reporting quarter; every provider-returns folder with key <= it), as one row every analysis reads."""
     settings.check()
+    clear_run_folder(settings.run_folder())
     used = select_deliveries(settings.data_path(), settings.quarter)
     row = pl.DataFrame(
         {
@@ -71,6 +74,7 @@ def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
             )
             providers = tuple(p for p in providers.split(",") if p)
             files = read_delivered(spec, settings.data_path(), hes, ot, providers)
+            refuse_changed_files(con, settings.data_path(), files)
             load_raw(con, spec, files)
         fingerprint = hashlib.sha256("".join(f.file + f.sha256 for f in files).encode()).hexdigest()
         return dg.MaterializeResult(

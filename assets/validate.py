@@ -64,12 +64,42 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
             },
         )
 
-    return [_staged, _reconciles]
+    @dg.asset_check(asset=_staged, name="meets_expectations", blocking=True)
+    def _meets_expectations(warehouse: Warehouse) -> dg.AssetCheckResult:
+        """The accepted rows meet this file type's Great Expectations suite (speval/expectations.py)."""
+        from speval.expectations import Coverage, validate
+
+        with warehouse.connect() as con:
+            start, cutoff = one(con, "SELECT coverage_start, cutoff FROM analysis.parameters")
+            frame = con.sql(f"SELECT * EXCLUDE (delivery, file, row_number) FROM staged.{spec.name}").df()
+        failed = validate(spec.name, frame, Coverage(start, cutoff))
+        return dg.AssetCheckResult(
+            passed=not failed,
+            metadata={"rows_checked": len(frame), "failed_expectations": dg.MetadataValue.json(failed)},
+        )
+
+    @dg.asset_check(asset=_staged, name="quarantine_share_below_5pct")
+    def _quarantine_share(warehouse: Warehouse) -> dg.AssetCheckResult:
+        """Warns (does not stop the run) when a file has more than 5% of its rows quarantined (total rows of
+        workbooks aside: they are expected): the supplier should be asked why before relying on it."""
+        with warehouse.connect() as con:
+            shares = con.execute(
+                "SELECT file, count(*) FILTER (WHERE outcome = 'quarantined') / count(*) AS share "
+                "FROM audit.row_outcomes WHERE spec = ? AND coalesce(reason, '') <> 'total row' "
+                "GROUP BY file HAVING share > 0.05 ORDER BY file",
+                [spec.name],
+            ).fetchall()
+        return dg.AssetCheckResult(
+            passed=not shares, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"files_over_5pct": dg.MetadataValue.json({f: round(100 * v, 1) for f, v in shares})},
+        )
+
+    return [_staged, _reconciles, _meets_expectations, _quarantine_share]
 
 
-_staged_pairs = [staged_asset(spec) for spec in ALL_SPECS]
-staged_assets = [asset for asset, _ in _staged_pairs]
-staged_checks = [check for _, check in _staged_pairs]
+_staged = [staged_asset(spec) for spec in ALL_SPECS]
+staged_assets = [asset for asset, *_ in _staged]
+staged_checks = [check for _, *checks in _staged for check in checks]
 HES_NAMES = tuple(s.name for s in HES_FILES)
 audit_assets = [
     sql_table_asset("audit.reconciliation", "validate", SPEC_NAMES),

@@ -63,7 +63,7 @@ def _failures(result) -> list[str]:
             lines.append(f"{event.step_key}: {message}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
-            if not data.passed:
+            if not data.passed and data.severity.value == "ERROR":
                 lines.append(
                     f"check {data.check_name} on {data.asset_key.to_user_string()} failed "
                     f"({', '.join(f'{k}={v.value}' for k, v in data.metadata.items())})"

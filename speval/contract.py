@@ -12,7 +12,9 @@ written once, here, and read by people and by the machine alike. Column types:
 - `money` an amount; workbooks may write `£1,234.50`
 
 `required` columns must be present in the file (else the file is refused); `mandatory` columns must
-also be non-blank in every row (else the row is quarantined). See docs/decisions/0004-validation-rules.md.
+also be non-blank in every row (else the row is quarantined). Rules may read the run's parameters
+(`analysis.parameters`: coverage_start, cutoff of the HES delivery in use). See
+docs/decisions/0004-validation-rules.md.
 """
 from __future__ import annotations
 
@@ -50,6 +52,8 @@ class FileSpec:
     key: tuple[str, ...] = ()
     parent: tuple[str, str] | None = None  # (column, parent spec name): a row whose parent is missing is quarantined
     rules: tuple[RowRule, ...] = field(default_factory=tuple)
+    # Cross-source rules, checked with the valid parent row as `parent` (after the reference check).
+    parent_rules: tuple[RowRule, ...] = field(default_factory=tuple)
 
     @property
     def is_workbook_sheet(self) -> bool:
@@ -70,7 +74,15 @@ def _c(name: str, kind: Kind = "str", **kw) -> Column:
 
 PERSON = _c("TOKEN_PERSON_ID", mandatory=True)
 REFERRAL = _c("REFERRAL_ID", mandatory=True)
-EMERGENCY_ADMIMETH = ("21", "22", "23", "24", "25", "28", "2A", "2B", "2C", "2D")
+
+
+def within_coverage(column: str) -> RowRule:
+    """A HES record dated outside the delivery's coverage (coverage_start to cutoff) cannot be in it."""
+    return RowRule(
+        f"{column} outside the delivery's coverage",
+        f"{column} BETWEEN (SELECT coverage_start FROM analysis.parameters) AND (SELECT cutoff FROM analysis.parameters)",
+    )
+
 WELLBEING_MEASURES = (
     "FEELING_POSITIVE",
     "LIFESTYLE",
@@ -132,6 +144,8 @@ APC = FileSpec(
         RowRule("EPIEND before EPISTART", "EPIEND >= EPISTART"),
         RowRule("DISDATE before ADMIDATE", "DISDATE >= ADMIDATE"),
         RowRule("ADMIMETH is not a 2-character code", "length(ADMIMETH) = 2"),
+        within_coverage("ADMIDATE"),
+        within_coverage("EPISTART"),
     ),
 )
 
@@ -151,6 +165,7 @@ AE = FileSpec(
     ),
     key=("AEKEY",),
     parent=("TOKEN_PERSON_ID", "persons"),
+    rules=(within_coverage("ARRIVALDATE"),),
 )
 
 OP = FileSpec(
@@ -168,6 +183,7 @@ OP = FileSpec(
     ),
     key=("ATTENDKEY",),
     parent=("TOKEN_PERSON_ID", "persons"),
+    rules=(within_coverage("APPTDATE"),),
 )
 
 REFERRALS = FileSpec(
@@ -208,6 +224,7 @@ ONWARD_REFERRALS = FileSpec(
     ),
     key=("ONWARD_ID",),
     parent=("REFERRAL_ID", "referrals"),
+    parent_rules=(RowRule("ONWARD_DATE before its referral's REFERRAL_DATE", 'checked."ONWARD_DATE" >= parent."REFERRAL_DATE"'),),
 )
 
 ASSESSMENTS = FileSpec(
@@ -223,6 +240,9 @@ ASSESSMENTS = FileSpec(
     ),
     key=("ASSESSMENT_ID",),
     parent=("REFERRAL_ID", "referrals"),
+    parent_rules=(
+        RowRule("ASSESSMENT_DATE before its referral's REFERRAL_DATE", 'checked."ASSESSMENT_DATE" >= parent."REFERRAL_DATE"'),
+    ),
 )
 
 PROVIDER_COVER = FileSpec(

@@ -3,7 +3,8 @@
 Every cell is read as text; typing and rule checks happen in `speval.validate` (SQL). Provenance
 columns: `delivery` (quarter key), `file` (path relative to the data folder, `#Sheet` for a
 workbook sheet), `sha256` (of the delivered file), `row_number` (as a spreadsheet shows it: CSV
-header = row 1), `row_hash` (all delivered cells of the row, for exact-duplicate detection).
+header = row 1), `row_hash` (all delivered cells of the row, for exact-duplicate detection), `row_defect`
+(a structural defect found while reading: a total row, more fields than the header; else blank).
 
 Files carrying direct identifiers are refused here, before anything reaches DuckDB.
 """
@@ -22,7 +23,7 @@ import polars as pl
 from speval.contract import FileSpec
 from speval.identifiers import is_identifier_column, refuse_identifiers
 
-PROVENANCE = ("delivery", "file", "sha256", "row_number", "row_hash", "is_total_row")
+PROVENANCE = ("delivery", "file", "sha256", "row_number", "row_hash", "row_defect")
 
 
 class FileRefused(Exception):
@@ -75,7 +76,7 @@ def _contract_columns(frame: pl.DataFrame, spec: FileSpec, file: str) -> pl.Data
 
 def _with_provenance(
     cells: pl.DataFrame, spec: FileSpec, delivery: str, file: str, sha256: str, row_numbers: pl.Series,
-    total_rows: pl.Series,
+    row_defects: pl.Series,
 ) -> RawFile:
     row_hash = cells.select(
         pl.concat_str([pl.col(c).fill_null("\x00") for c in cells.columns], separator="\x1f").hash(seed=0)
@@ -88,7 +89,7 @@ def _with_provenance(
             "sha256": pl.Series([sha256] * cells.height, dtype=pl.String),
             "row_number": row_numbers.cast(pl.Int64),
             "row_hash": row_hash.cast(pl.UInt64),
-            "is_total_row": total_rows.cast(pl.Boolean),
+            "row_defect": row_defects.cast(pl.String),
         }
     ).hstack(contract)
     return RawFile(spec, delivery, file, sha256, frame)
@@ -102,15 +103,42 @@ def read_csv_file(path: Path, data_dir: Path, spec: FileSpec, delivery: str) -> 
     sha256 = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if not data.strip():
+        raise FileRefused(f"{file}: refused — empty file (no header row)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileRefused(f"{file}: refused — not UTF-8 (byte {exc.start})") from exc
+    defects = None
     try:
         cells = pl.read_csv(data, infer_schema=False, encoding="utf8")
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise FileRefused(f"{file}: refused — not a readable CSV ({exc})") from exc
+        cells, defects = _read_ragged_csv(text)
     except Exception as exc:  # polars raises several error types for unreadable CSV
-        raise FileRefused(f"{file}: refused — not a readable UTF-8 CSV ({type(exc).__name__}: {exc})") from exc
+        raise FileRefused(f"{file}: refused — not a readable CSV ({type(exc).__name__}: {exc})") from exc
     row_numbers = pl.Series(range(2, cells.height + 2))
     refuse_identifiers(cells, file, row_numbers)
-    return _with_provenance(
-        cells, spec, delivery, file, sha256, row_numbers, pl.Series([False] * cells.height)
-    )
+    if defects is None:
+        defects = pl.Series([None] * cells.height, dtype=pl.String)
+    return _with_provenance(cells, spec, delivery, file, sha256, row_numbers, defects)
+
+
+def _read_ragged_csv(text: str) -> tuple[pl.DataFrame, pl.Series]:
+    """Fallback for a CSV with rows longer than its header (the fast reader refuses such files): each
+    record as a row, extra fields flagged as a row defect (and dropped from the cells), short rows
+    padded with blanks as the fast reader does. Runs only for malformed files."""
+    import csv
+    import io
+
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    header, body = records[0], records[1:]
+    width = len(header)
+    defects = [f"more fields than the header ({len(r)} > {width})" if len(r) > width else None for r in body]
+    padded = [(r + [""] * width)[:width] for r in body]
+    columns = {name: [row[i] or None for row in padded] for i, name in enumerate(header)}
+    return pl.DataFrame(columns, schema={h: pl.String for h in header}), pl.Series(defects, dtype=pl.String)
 
 
 def _first_used_row(path: Path, sheet: str) -> int:
@@ -187,8 +215,10 @@ def read_workbook_sheet(path: Path, data_dir: Path, spec: FileSpec, delivery: st
     not_blank = body.select(~_is_blank(body)).to_series()
     body, numbers = body.filter(not_blank), numbers.filter(not_blank)
     first_cell = pl.coalesce(pl.col(c).str.strip_chars().replace("", None) for c in body.columns)
-    total = body.select(first_cell.str.to_lowercase().str.starts_with("total").fill_null(False)).to_series()
-    return _with_provenance(body, spec, delivery, file, sha256, numbers, total)
+    defects = body.select(
+        pl.when(first_cell.str.to_lowercase().str.starts_with("total")).then(pl.lit("total row"))
+    ).to_series()
+    return _with_provenance(body, spec, delivery, file, sha256, numbers, defects)
 
 
 def delivered_files(spec: FileSpec, data_dir: Path, hes: str, outcome_tool: str,
@@ -218,7 +248,7 @@ def read_delivered(spec: FileSpec, data_dir: Path, hes: str, outcome_tool: str,
 def empty_raw_frame(spec: FileSpec) -> pl.DataFrame:
     schema = {
         "delivery": pl.String, "file": pl.String, "sha256": pl.String, "row_number": pl.Int64,
-        "row_hash": pl.UInt64, "is_total_row": pl.Boolean, **{c: pl.String for c in spec.column_names},
+        "row_hash": pl.UInt64, "row_defect": pl.String, **{c: pl.String for c in spec.column_names},
     }
     return pl.DataFrame(schema=schema)
 
@@ -239,3 +269,24 @@ def load_raw(con, spec: FileSpec, raw_files: list[RawFile]) -> None:
             "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?)",
             [spec.source, spec.name, f.delivery, f.file, f.sha256, f.rows_read],
         )
+
+
+def refuse_changed_files(con, data_dir: Path, raw_files: list[RawFile]) -> None:
+    """Stop when a delivered file differs from what this warehouse ingested before under the same path.
+
+    Deliveries are never modified: a correction must arrive as a new delivery. `audit.ingest_log` keeps
+    every file's first sha256 across runs (it is never rebuilt), so a silently changed file is caught
+    instead of merged.
+    """
+    con.execute("CREATE TABLE IF NOT EXISTS audit.ingest_log (path VARCHAR PRIMARY KEY, sha256 VARCHAR)")
+    for f in raw_files:
+        path = str((data_dir / f.file.split("#")[0]).resolve())
+        rows = con.execute("SELECT sha256 FROM audit.ingest_log WHERE path = ?", [path]).fetchall()
+        if rows and rows[0][0] != f.sha256:
+            raise FileRefused(
+                f"{f.file}: refused — the delivered file changed since this warehouse ingested it "
+                f"(sha256 {rows[0][0][:12]}… now {f.sha256[:12]}…). Deliveries must not be modified: send "
+                f"corrections as a new delivery, or start a new warehouse (--warehouse) if this is a new data set."
+            )
+        if not rows:
+            con.execute("INSERT INTO audit.ingest_log VALUES (?, ?)", [path, f.sha256])

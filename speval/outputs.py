@@ -74,6 +74,22 @@ def export_tables(con, run_dir: Path) -> dict[str, Path]:
     return written
 
 
+RUN_OUTPUTS = ("evaluation_report.pdf", "evaluation_report.html", "run_manifest.json", "tables", "quality")
+
+
+def clear_run_folder(folder: Path) -> None:
+    """Remove a previous run's outputs before a new run starts, so a failed run leaves no report behind
+    that could be mistaken for its result."""
+    import shutil
+
+    for name in RUN_OUTPUTS:
+        path = folder / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
 def code_version(repo: Path) -> dict:
     def git(*args: str) -> str | None:
         try:

@@ -69,9 +69,7 @@ def _literal(value: str) -> str:
 def row_reasons(spec: FileSpec) -> list[tuple[str, str]]:
     """(condition, reason) pairs in priority order; a row's first true condition is its reason.
     Conditions read the delivered text as `<col>__text` and the typed value as `<col>`."""
-    checks: list[tuple[str, str]] = []
-    if spec.is_workbook_sheet:
-        checks.append(("is_total_row", "total row"))
+    checks: list[tuple[str, str]] = [("row_defect IS NOT NULL", None)]  # reason = the defect itself
     for c in spec.columns:
         if c.mandatory:
             checks.append((f"{q(c.name + '__text')} IS NULL", f"{c.name}: missing"))
@@ -102,25 +100,28 @@ def outcomes_sql(spec: FileSpec) -> str:
     cols = spec.columns
     text_cols = ", ".join(f"{_text(c.name)} AS {q(c.name + '__text')}" for c in cols)
     typed_cols = ", ".join(f"{typed_expression(c, workbook)} AS {q(c.name)}" for c in cols)
-    reason_case = "CASE " + " ".join(f"WHEN {cond} THEN {_literal(r)}" for cond, r in row_reasons(spec)) + " END"
+    reason_case = "CASE " + " ".join(
+        f"WHEN {cond} THEN {_literal(r) if r is not None else 'row_defect'}" for cond, r in row_reasons(spec)
+    ) + " END"
     key_conflict = "FALSE"
     if spec.key:
         key_cols = ", ".join(q(k) for k in spec.key)
         still_valid = "CASE WHEN copy_number = 1 AND own_reason IS NULL THEN 1 ELSE 0 END"
         key_conflict = f"sum({still_valid}) OVER (PARTITION BY file, {key_cols}) > 1"
-    parent_join, parent_missing = "", "FALSE"
+    parent_join, parent_missing, parent_rules = "", "FALSE", ""
     if spec.parent:
         col, parent = spec.parent
         parent_key = SPECS[parent].key[0]
-        parent_join = (
-            f"LEFT JOIN (SELECT DISTINCT {q(parent_key)} AS parent_key FROM staged.{parent}) parent "
-            f"ON parent.parent_key = checked.{q(col)}"
-        )
-        parent_missing = "parent.parent_key IS NULL"
+        # staged.<parent> holds one row per key (conflicting keys were quarantined).
+        parent_join = f"LEFT JOIN staged.{parent} parent ON parent.{q(parent_key)} = checked.{q(col)}"
+        parent_missing = f"parent.{q(parent_key)} IS NULL"
         parent_reason = f"{col}: no valid {parent} row (missing or quarantined)"
+        parent_rules = " ".join(
+            f"WHEN NOT coalesce({rule.holds}, TRUE) THEN {_literal(rule.reason)}" for rule in spec.parent_rules
+        )
     return f"""
 WITH typed AS (
-    SELECT delivery, file, sha256, row_number, row_hash, is_total_row, {text_cols}, {typed_cols}
+    SELECT delivery, file, sha256, row_number, row_hash, row_defect, {text_cols}, {typed_cols}
     FROM raw.{spec.name}
 ), numbered AS (
     SELECT *, row_number() OVER (PARTITION BY file, row_hash ORDER BY row_number) AS copy_number
@@ -133,26 +134,30 @@ WITH typed AS (
 ), checked AS (
     SELECT * FROM keyed
 )
-SELECT checked.* EXCLUDE (own_reason, key_conflict),
-    CASE
-        WHEN copy_number > 1 THEN 'duplicate'
-        WHEN own_reason IS NOT NULL OR key_conflict THEN 'quarantined'
-        {f"WHEN {parent_missing} THEN 'quarantined'" if spec.parent else ""}
-        ELSE 'accepted'
-    END AS _row_outcome,
+SELECT checked.* EXCLUDE (own_reason, key_conflict), CASE WHEN copy_number > 1 THEN 'duplicate' END AS _dup,
     CASE
         WHEN copy_number > 1 THEN NULL
         WHEN own_reason IS NOT NULL THEN own_reason
         WHEN key_conflict THEN {_literal(f"conflicting key: {', '.join(spec.key)} shared by rows that differ")}
         {f"WHEN {parent_missing} THEN {_literal(parent_reason)}" if spec.parent else ""}
+        {parent_rules}
     END AS _row_reason
 FROM checked {parent_join}
 """
 
 
+def outcomes_with_verdict_sql(spec: FileSpec) -> str:
+    """`outcomes_sql` plus `_row_outcome`: duplicate, quarantined (has a reason) or accepted."""
+    return f"""
+SELECT * EXCLUDE (_dup),
+    coalesce(_dup, CASE WHEN _row_reason IS NOT NULL THEN 'quarantined' ELSE 'accepted' END) AS _row_outcome
+FROM ({outcomes_sql(spec)})
+"""
+
+
 def validate_file_type(con: duckdb.DuckDBPyConnection, spec: FileSpec) -> dict[str, int]:
     """Build `staged.<name>` and this spec's rows of `audit.row_outcomes`; return outcome counts."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE checked_{spec.name} AS {outcomes_sql(spec)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE checked_{spec.name} AS {outcomes_with_verdict_sql(spec)}")
     typed = ", ".join(q(c.name) for c in spec.columns)
     con.execute(
         f"CREATE OR REPLACE TABLE staged.{spec.name} AS "

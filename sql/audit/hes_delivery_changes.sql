@@ -2,18 +2,18 @@
 -- key (persons TOKEN_PERSON_ID, apc EPIKEY, ae AEKEY, op ATTENDKEY). "Revised" = same key, different cells.
 WITH current_rows AS (
     SELECT 'persons' AS file_type, TOKEN_PERSON_ID AS record_key,
-           md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, is_total_row))), lambda x: coalesce(x, '')), chr(31))) AS content
+           md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, row_defect))), lambda x: coalesce(x, '')), chr(31))) AS content
     FROM raw.persons
-    UNION ALL SELECT 'apc', EPIKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, is_total_row))), lambda x: coalesce(x, '')), chr(31))) FROM raw.apc
-    UNION ALL SELECT 'ae', AEKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, is_total_row))), lambda x: coalesce(x, '')), chr(31))) FROM raw.ae
-    UNION ALL SELECT 'op', ATTENDKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, is_total_row))), lambda x: coalesce(x, '')), chr(31))) FROM raw.op
+    UNION ALL SELECT 'apc', EPIKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, row_defect))), lambda x: coalesce(x, '')), chr(31))) FROM raw.apc
+    UNION ALL SELECT 'ae', AEKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, row_defect))), lambda x: coalesce(x, '')), chr(31))) FROM raw.ae
+    UNION ALL SELECT 'op', ATTENDKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, row_defect))), lambda x: coalesce(x, '')), chr(31))) FROM raw.op
 ), previous_rows AS (
     SELECT 'persons' AS file_type, TOKEN_PERSON_ID AS record_key,
-           md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, is_total_row))), lambda x: coalesce(x, '')), chr(31))) AS content
+           md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, row_defect))), lambda x: coalesce(x, '')), chr(31))) AS content
     FROM raw.previous_persons
-    UNION ALL SELECT 'apc', EPIKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, is_total_row))), lambda x: coalesce(x, '')), chr(31))) FROM raw.previous_apc
-    UNION ALL SELECT 'ae', AEKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, is_total_row))), lambda x: coalesce(x, '')), chr(31))) FROM raw.previous_ae
-    UNION ALL SELECT 'op', ATTENDKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, is_total_row))), lambda x: coalesce(x, '')), chr(31))) FROM raw.previous_op
+    UNION ALL SELECT 'apc', EPIKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, row_defect))), lambda x: coalesce(x, '')), chr(31))) FROM raw.previous_apc
+    UNION ALL SELECT 'ae', AEKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, row_defect))), lambda x: coalesce(x, '')), chr(31))) FROM raw.previous_ae
+    UNION ALL SELECT 'op', ATTENDKEY, md5(array_to_string(list_transform(list_value(*COLUMNS(* EXCLUDE (delivery, file, sha256, row_number, row_hash, row_defect))), lambda x: coalesce(x, '')), chr(31))) FROM raw.previous_op
 ), now_ AS (
     SELECT file_type, record_key, min(content) AS content FROM current_rows WHERE record_key IS NOT NULL GROUP BY ALL
 ), before_ AS (
