@@ -1,0 +1,148 @@
+"""Property-based tests: randomly corrupt cells and rows of a small valid data set and check that
+nothing raises an unhandled exception and every file still reconciles
+(read = accepted + quarantined + duplicates), or the file is refused with a clear error."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from builders import DataSet
+from speval.contract import ALL_SPECS, HES_FILES, OUTCOME_TOOL_FILES
+from speval.identifiers import IdentifierError
+from speval.ingest import FileRefused, load_raw, read_delivered
+from speval.validate import validate_file_type
+from speval.warehouse import connect, replace_table
+
+CSV_SPECS = HES_FILES + OUTCOME_TOOL_FILES
+NASTY = st.sampled_from(["", " ", "x", "-1", "0", "99", "1e9", "2013-02-30", "01/02/2013", "2013-1-5", "25:00",
+                         "NaN", "Funded", "Review", "21", "2A", "\u00e9t\u00e9", "'", '"', "a,b", "\n", "T0",
+                         "1999-12-31", "2013-06-15", "9434765919", "943 476 5918"])
+
+
+def valid_data(root: Path) -> Path:
+    ds = DataSet(root)
+    for i in range(6):
+        p = f"P{i}"
+        ds.person(p, REGISTERED_TO="2013-11-30" if i == 5 else "")
+        ds.apc(p, "2012-11-0" + str(i + 1), ADMIMETH="21" if i % 2 else "11")
+        ds.ae(p, "2013-01-1" + str(i))
+        ds.op(p, "2013-02-1" + str(i), ATTENDED="5" if i % 3 else "3")
+        r = ds.referral(p, "2013-03-1" + str(i))["REFERRAL_ID"]
+        ds.onward(r, "2013-03-2" + str(i), FUNDING="Funded" if i % 2 else "Statutory")
+        ds.assessment(r, "2013-03-2" + str(i), FEELING_POSITIVE=str(1 + i % 5), MONEY="3")
+        ds.assessment(r, "2013-06-2" + str(i % 2), "Review", FEELING_POSITIVE="4", MONEY="2")
+    return ds.write()
+
+
+@st.composite
+def corruptions(draw):
+    """A list of (file index, action, row, column, value) edits."""
+    edits = []
+    for _ in range(draw(st.integers(1, 6))):
+        edits.append((draw(st.integers(0, len(CSV_SPECS) - 1)),
+                      draw(st.sampled_from(["cell", "cell", "cell", "duplicate", "drop", "extra_field", "short"])),
+                      draw(st.integers(0, 50)), draw(st.integers(0, 20)), draw(NASTY)))
+    return edits
+
+
+def corrupt(data_dir: Path, edits) -> None:
+    for spec_index, action, row, column, value in edits:
+        spec = CSV_SPECS[spec_index]
+        source = "hes" if spec.source == "hes" else "outcome_tool"
+        path = data_dir / source / "2013Q4" / spec.filename
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+        header, body = rows[0], rows[1:]
+        if not body:
+            continue
+        i = row % len(body)
+        if action == "cell":
+            body[i][column % len(header)] = value
+        elif action == "duplicate":
+            body.insert(i, list(body[i]))
+        elif action == "drop":
+            del body[i]
+        elif action == "extra_field":
+            body[i] = body[i] + [value]
+        elif action == "short":
+            body[i] = body[i][: max(1, column % len(header))]
+        out = io.StringIO(newline="")
+        csv.writer(out, lineterminator="\n").writerows([header, *body])
+        path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def validate_all(data_dir: Path) -> tuple[dict, object]:
+    """Ingest and validate every CSV file type (in contract order) on an in-memory warehouse."""
+    con = connect()
+    replace_table(con, "analysis.parameters", pl.DataFrame({
+        "coverage_start": [dt.date(2011, 4, 1)], "cutoff": [dt.date(2013, 12, 31)]}))
+    counts = {}
+    for spec in ALL_SPECS:
+        files = read_delivered(spec, data_dir, "2013Q4", "2013Q4", ()) if spec in CSV_SPECS else []
+        load_raw(con, spec, files)
+        counts[spec.name] = validate_file_type(con, spec)
+    return counts, con
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    return valid_data(tmp_path_factory.mktemp("pristine") / "data")
+
+
+def test_the_pristine_data_set_is_fully_accepted(pristine):
+    counts, _ = validate_all(pristine)
+    assert all(c["quarantined"] == 0 and c["duplicate"] == 0 for c in counts.values())
+    assert counts["apc"]["accepted"] == 6 and counts["assessments"]["accepted"] == 12
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=corruptions())
+def test_corrupted_files_reconcile_or_are_refused(pristine, tmp_path_factory, edits):
+    data_dir = tmp_path_factory.mktemp("corrupt") / "data"
+    shutil.copytree(pristine, data_dir)
+    corrupt(data_dir, edits)
+    try:
+        counts, con = validate_all(data_dir)
+    except (FileRefused, IdentifierError) as refused:
+        message = str(refused)
+        assert "refused" in message and ".csv" in message
+        assert "9434765919" not in message and "943 476 5919" not in message
+        return
+    for spec in ALL_SPECS:
+        read = con.execute(f"SELECT count(*) FROM raw.{spec.name}").fetchall()[0][0]
+        c = counts[spec.name]
+        assert read == c["accepted"] + c["quarantined"] + c["duplicate"], spec.name
+        staged = con.execute(f"SELECT count(*) FROM staged.{spec.name}").fetchall()[0][0]
+        assert staged == c["accepted"]
+    bad = con.execute("SELECT count(*) FROM audit.row_outcomes WHERE outcome NOT IN "
+                      "('accepted', 'quarantined', 'duplicate') OR (outcome = 'quarantined') <> (reason IS NOT NULL)"
+                      ).fetchall()[0][0]
+    assert bad == 0
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=corruptions())
+def test_the_whole_run_exits_cleanly_on_corrupted_data(pristine, tmp_path_factory, edits):
+    """Through `speval run`: exit 0 with reconciled files, or exit 1 with a message — never a traceback."""
+    from pipelines.cli import main
+
+    root = tmp_path_factory.mktemp("corrupt_run")
+    shutil.copytree(pristine, root / "data")
+    corrupt(root / "data", edits)
+    code = main(["run", "--quarter", "2013Q4", "--data-dir", str(root / "data"), "--out", str(root / "out"),
+                 "--warehouse", str(root / "w.duckdb")])
+    assert code in (0, 1)
+    run_dir = root / "out" / "LTC" / "2013Q4"
+    if code == 0:
+        recon = pl.read_csv(run_dir / "tables" / "reconciliation.csv")
+        assert (recon["rows_read"] == recon["rows_accepted"] + recon["rows_quarantined"]
+                + recon["rows_duplicate"]).all()
+    else:
+        assert not (run_dir / "evaluation_report.pdf").exists()
