@@ -60,7 +60,8 @@ def _failures(result) -> list[str]:
             while error is not None and error.cause is not None and "dagster" in error.cls_name.lower():
                 error = error.cause
             message = error.message.strip() if error else "unknown error"
-            lines.append(f"{event.step_key}: {message}")
+            for part in message.splitlines():  # one line per refused file
+                lines.append(f"{event.step_key}: {part}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed and data.severity.value == "ERROR":

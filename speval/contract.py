@@ -143,7 +143,7 @@ APC = FileSpec(
         RowRule("EPISTART before ADMIDATE", "EPISTART >= ADMIDATE"),
         RowRule("EPIEND before EPISTART", "EPIEND >= EPISTART"),
         RowRule("DISDATE before ADMIDATE", "DISDATE >= ADMIDATE"),
-        RowRule("ADMIMETH is not a 2-character code", "length(ADMIMETH) = 2"),
+        RowRule("ADMIMETH is not a 2-character code", "regexp_full_match(ADMIMETH, '[0-9A-Z]{2}')"),
         within_coverage("ADMIDATE"),
         within_coverage("EPISTART"),
     ),

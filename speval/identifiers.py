@@ -45,6 +45,12 @@ def is_identifier_column(header: str) -> bool:
     return name in IDENTIFIER_COLUMNS or bool(_ADDRESS_N.match(name))
 
 
+def identifier_name_mask(column: pl.Expr) -> pl.Expr:
+    """Vectorised `is_identifier_column` over a string column of cell values (null → False)."""
+    name = column.cast(pl.String).str.strip_chars().str.to_uppercase().str.replace_all(r"[ \-]", "_")
+    return (name.is_in(sorted(IDENTIFIER_COLUMNS)) | name.str.contains(r"^ADDRESS_?\d+$")).fill_null(False)
+
+
 def is_nhs_number(value: str) -> bool:
     """True when `value`, without spaces and hyphens, is 10 digits with a valid modulus-11 check digit."""
     digits = re.sub(r"[ \-]", "", value)

@@ -21,7 +21,7 @@ import fastexcel
 import polars as pl
 
 from speval.contract import FileSpec
-from speval.identifiers import is_identifier_column, refuse_identifiers
+from speval.identifiers import IdentifierError, identifier_name_mask, is_identifier_column, refuse_identifiers
 
 PROVENANCE = ("delivery", "file", "sha256", "row_number", "row_hash", "row_defect")
 
@@ -141,8 +141,30 @@ def _read_ragged_csv(text: str) -> tuple[pl.DataFrame, pl.Series]:
     return pl.DataFrame(columns, schema={h: pl.String for h in header}), pl.Series(defects, dtype=pl.String)
 
 
-def _first_used_row(path: Path, sheet: str) -> int:
-    """Spreadsheet row number of the first row holding a value (calamine starts its range there)."""
+_CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
+TOTAL_ROW = r"(?i)^(grand\s*|sub\s*-?\s*)?totals?\b"
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA: a column as a spreadsheet names it."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _column_index(letters: str) -> int:
+    value = 0
+    for ch in letters:
+        value = value * 26 + ord(ch) - 64
+    return value - 1
+
+
+def _sheet_origin(path: Path, sheet: str) -> tuple[int, int]:
+    """(row number, column index) of the top-left used cell: calamine's range starts there, so the grid it
+    returns is offset by this much from the sheet as a spreadsheet shows it."""
     ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
     rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
     with zipfile.ZipFile(path) as book:
@@ -154,13 +176,42 @@ def _first_used_row(path: Path, sheet: str) -> int:
                 target = targets[node.get(rel_ns)].lstrip("/")
                 target = target if target.startswith("xl/") else f"xl/{target}"
                 root = ElementTree.fromstring(book.read(target))
-                for row in root.iterfind("m:sheetData/m:row", ns):
-                    for cell in row.iterfind("m:c", ns):
-                        value = cell.find("m:v", ns)
-                        inline = cell.find("m:is", ns)
-                        if (value is not None and value.text) or inline is not None:
-                            return int(row.get("r"))
-    return 1
+                rows, columns = [], []
+                for cell in root.iterfind("m:sheetData/m:row/m:c", ns):
+                    value = cell.find("m:v", ns)
+                    if (value is not None and value.text) or cell.find("m:is", ns) is not None:
+                        match = _CELL_REF.match(cell.get("r", ""))
+                        if match:
+                            columns.append(_column_index(match.group(1)))
+                            rows.append(int(match.group(2)))
+                if rows:
+                    return min(rows), min(columns)
+    return 1, 0
+
+
+def _load_grid(reader, path: Path, sheet_name: str) -> tuple[pl.DataFrame, pl.Series]:
+    """A sheet as text cells with columns named by their spreadsheet letters, and each row's number."""
+    grid = reader.load_sheet(sheet_name, header_row=None, dtypes="string").to_polars()
+    row0, col0 = _sheet_origin(path, sheet_name)
+    grid = grid.with_columns(pl.col(c).cast(pl.String) for c in grid.columns)
+    grid.columns = [column_letter(col0 + j) for j in range(grid.width)]
+    return grid, pl.Series(range(row0, row0 + grid.height))
+
+
+def refuse_workbook_identifiers(reader, path: Path, data_dir: Path, contract_sheets: set[str]) -> None:
+    """Every sheet of a workbook, not only the contract's, is checked for NHS numbers; on sheets the
+    contract does not define, a cell named like a direct-identifier column (e.g. `Surname`) refuses it too."""
+    for name in reader.sheet_names:
+        label = f"{path.relative_to(data_dir).as_posix()}#{name}"
+        grid, numbers = _load_grid(reader, path, name)
+        refuse_identifiers(grid, label, numbers)
+        if canonical_header(name) not in contract_sheets:
+            for letter in grid.columns:
+                named = grid.select(identifier_name_mask(pl.col(letter)).arg_true()).to_series()
+                if named.len():
+                    raise FileRefused(
+                        f"{label}: refused — row {numbers[int(named[0])]}, column {letter} is headed like a direct "
+                        f"identifier (CONTRACT.md §2)")
 
 
 def _is_blank(frame: pl.DataFrame) -> pl.Expr:
@@ -171,25 +222,23 @@ def _is_blank(frame: pl.DataFrame) -> pl.Expr:
 
 def read_workbook_sheet(path: Path, data_dir: Path, spec: FileSpec, delivery: str) -> RawFile:
     """One sheet of a provider-return workbook: finds the header row below any title rows; blank
-    rows and rows above the header are not rows; a row starting `Total` is flagged as a total row."""
+    rows and rows above the header are not rows; a row whose first cell is `Total`, `Totals`, `Grand total` or
+    `Subtotal` (as a word: not `TotalEnergies`) is flagged as a total row."""
     file = f"{path.relative_to(data_dir).as_posix()}#{spec.filename}"
     sha256 = sha256_of(path)
+    from speval.contract import PROVIDER_SHEETS
+
     try:
         reader = fastexcel.read_excel(str(path))
+        refuse_workbook_identifiers(reader, path, data_dir, {canonical_header(s.filename) for s in PROVIDER_SHEETS})
         names = {canonical_header(n): n for n in reader.sheet_names}
         if canonical_header(spec.filename) not in names:
             raise FileRefused(f"{file}: refused — workbook has no sheet {spec.filename!r}")
-        sheet_name = names[canonical_header(spec.filename)]
-        sheet = reader.load_sheet(sheet_name, header_row=None, dtypes="string")
-        grid = sheet.to_polars()
-        offset = _first_used_row(path, sheet_name)
-    except FileRefused:
+        grid, row_numbers = _load_grid(reader, path, names[canonical_header(spec.filename)])
+    except (FileRefused, IdentifierError):
         raise
     except Exception as exc:
         raise FileRefused(f"{file}: refused — workbook unreadable ({type(exc).__name__}: {exc})") from exc
-    grid = grid.with_columns(pl.col(c).cast(pl.String) for c in grid.columns)
-    row_numbers = pl.Series(range(offset, offset + grid.height))
-    refuse_identifiers(grid, file, row_numbers)
 
     required = set(spec.required_columns)
     header_index = None
@@ -215,9 +264,7 @@ def read_workbook_sheet(path: Path, data_dir: Path, spec: FileSpec, delivery: st
     not_blank = body.select(~_is_blank(body)).to_series()
     body, numbers = body.filter(not_blank), numbers.filter(not_blank)
     first_cell = pl.coalesce(pl.col(c).str.strip_chars().replace("", None) for c in body.columns)
-    defects = body.select(
-        pl.when(first_cell.str.to_lowercase().str.starts_with("total")).then(pl.lit("total row"))
-    ).to_series()
+    defects = body.select(pl.when(first_cell.str.contains(TOTAL_ROW)).then(pl.lit("total row"))).to_series()
     return _with_provenance(body, spec, delivery, file, sha256, numbers, defects)
 
 
@@ -238,11 +285,17 @@ def delivered_files(spec: FileSpec, data_dir: Path, hes: str, outcome_tool: str,
 
 def read_delivered(spec: FileSpec, data_dir: Path, hes: str, outcome_tool: str,
                    provider_returns: tuple[str, ...]) -> list[RawFile]:
+    """Read every file of this spec for the run. Every refused file is reported, not only the first."""
     reader = read_workbook_sheet if spec.is_workbook_sheet else read_csv_file
-    return [
-        reader(path, data_dir, spec, delivery)
-        for delivery, path in delivered_files(spec, data_dir, hes, outcome_tool, provider_returns)
-    ]
+    files, refusals = [], []
+    for delivery, path in delivered_files(spec, data_dir, hes, outcome_tool, provider_returns):
+        try:
+            files.append(reader(path, data_dir, spec, delivery))
+        except (FileRefused, IdentifierError) as refused:
+            refusals.append(str(refused))
+    if refusals:
+        raise FileRefused("\n".join(refusals))
+    return files
 
 
 def empty_raw_frame(spec: FileSpec) -> pl.DataFrame:

@@ -37,12 +37,14 @@ def typed_expression(column: Column, workbook: bool) -> str:
     if column.kind == "int":
         pattern = r"^[+-]?\d+(\.0+)?$" if workbook else r"^[+-]?\d+$"
         return f"CASE WHEN regexp_matches({t}, '{pattern}') THEN CAST(CAST({t} AS DOUBLE) AS BIGINT) END"
-    if column.kind in ("float", "money"):
-        value = t
-        if column.kind == "money":
-            value = f"regexp_replace({t}, '[£,\\s]', '', 'g')"
+    if column.kind == "float":
         number = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
-        return f"CASE WHEN regexp_matches({value}, '{number}') THEN CAST({value} AS DOUBLE) END"
+        return f"CASE WHEN regexp_matches({t}, '{number}') THEN CAST({t} AS DOUBLE) END"
+    if column.kind == "money":
+        # `1234.5`, `£1,234.50`, `-£5.00`: commas only as thousands separators.
+        amount = r"^[+-]?£?\s*[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d*)?$"
+        plain = f"regexp_replace({t}, '[£,\\s]', '', 'g')"
+        return f"CASE WHEN regexp_matches({t}, '{amount}') THEN CAST({plain} AS DOUBLE) END"
     if column.kind == "time":
         return f"CASE WHEN regexp_matches({t}, '^([01]\\d|2[0-3]):[0-5]\\d$') THEN {t} END"
     if column.kind == "date":

@@ -102,3 +102,113 @@ class DataSet:
                 writer.writeheader()
                 writer.writerows(rows)
         return self.root
+
+
+# ---- provider returns (CONTRACT.md §1.3) -------------------------------------------------------------
+
+BLANK_ROW = None
+"""In `ProviderWorkbook.sheet` rows: a row left entirely blank."""
+
+PROVIDER_HEADERS = {
+    "Cover": ("FIELD", "VALUE"),
+    "Activity": ("REFERRAL_ID", "SERVICE_CODE", "START_DATE", "END_DATE", "SESSIONS_ATTENDED", "OUTCOME"),
+    "Volunteering": ("MONTH", "VOLUNTEERS", "HOURS"),
+    "Welfare": ("REFERRAL_ID", "BENEFIT_TYPE", "AWARD_DATE", "WEEKLY_AMOUNT_GBP"),
+    "Funding": ("FUNDER", "AMOUNT_GBP", "DATE_AWARDED", "ATTRIBUTED_TO_PROGRAMME"),
+}
+
+
+class Money:
+    """A money cell written as a number with the `£#,##0.00` format (what Excel shows as £1,234.50)."""
+
+    def __init__(self, value: float):
+        self.value = value
+
+
+class ProviderWorkbook:
+    """A provider return `<root>/provider_returns/<quarter>/<code>.xlsx`, written cell by cell with xlsxwriter
+    the way hand-filled returns arrive: title rows above the header, headers as the template author typed them,
+    blank rows, total rows, dates as real Excel dates or text.
+
+        book = ProviderWorkbook(data_dir, "VCS01")
+        rows = book.sheet("Activity", [" Referral Id ", "Service code", ...],
+                          [["R000001", "S01", date(2013, 10, 3), "04/11/2013", 6, "Completed"], BLANK_ROW, ...])
+        book.write()
+
+    Cell values: `str` as text, `int`/`float` as numbers, `datetime.date` as a real Excel date (dd/mm/yyyy
+    format), `Money` as a number in £ format, `None` as an empty cell. `sheet` returns the spreadsheet row
+    number (1-based, as Excel shows it) of each entry of `rows` (None for a blank row). Sheets not given
+    are written with the contract's headers and a minimal valid content, unless listed in `omit`.
+    """
+
+    def __init__(self, root: Path, code: str, quarter: str = "2013Q4", name: str = "Test Provider CIC"):
+        self.path = Path(root) / "provider_returns" / quarter / f"{code}.xlsx"
+        self.code, self.quarter, self.name = code, quarter, name
+        self.sheets: dict[str, tuple[list, list, tuple, int]] = {}
+
+    def sheet(self, name: str, header: list, rows: list, titles: tuple[str, ...] | None = None,
+              first_row: int = 1) -> list[int | None]:
+        """Add sheet `name`: `titles` (default: two title lines) from spreadsheet row `first_row`, then the
+        header, then `rows` (lists of cells, or BLANK_ROW)."""
+        titles = (self.name, f"Social prescribing quarterly return {self.quarter}") if titles is None else titles
+        self.sheets[name] = (list(header), list(rows), tuple(titles), first_row)
+        header_row = first_row + len(titles)
+        return [None if row is BLANK_ROW else header_row + 1 + i for i, row in enumerate(rows)]
+
+    def default_rows(self) -> dict:
+        """Rows written for a sheet not given: minimal valid content, sheet name -> rows."""
+        import datetime as dt
+
+        year, q = int(self.quarter[:4]), int(self.quarter[-1])
+        first_month = dt.date(year, 3 * q - 2, 1)
+        return {
+            "Cover": [["Provider name", self.name], ["Provider code", self.code], ["Quarter", self.quarter],
+                      ["Grant amount", "£10,000.00"]],
+            "Activity": [],
+            "Volunteering": [[first_month, 4, 22.5]],
+            "Welfare": [],
+            "Funding": [["NHS Rotherham CCG", "£10,000.00", first_month, "Y"]],
+        }
+
+    def write(self, omit: tuple[str, ...] = ()) -> Path:
+        import datetime as dt
+
+        import xlsxwriter
+
+        defaults = self.default_rows()
+        for name, header in PROVIDER_HEADERS.items():
+            if name not in self.sheets and name not in omit:
+                self.sheet(name, list(header), defaults[name])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        book = xlsxwriter.Workbook(str(self.path))
+        book.set_properties({"created": dt.datetime(2014, 1, 20)})  # same inputs, same bytes
+        date_format = book.add_format({"num_format": "dd/mm/yyyy"})
+        money_format = book.add_format({"num_format": "£#,##0.00"})
+        bold = book.add_format({"bold": True})
+        for name, (header, rows, titles, first_row) in self.sheets.items():
+            if name in omit:
+                continue
+            ws = book.add_worksheet(name)
+            r = first_row - 1  # xlsxwriter rows are 0-based
+            for title in titles:
+                ws.write_string(r, 0, title, bold)
+                r += 1
+            for j, h in enumerate(header):
+                if h is not None:
+                    ws.write_string(r, j, h, bold)
+            r += 1
+            for row in rows:
+                for j, value in enumerate(row or ()):
+                    if value is None:
+                        continue
+                    if isinstance(value, Money):
+                        ws.write_number(r, j, value.value, money_format)
+                    elif isinstance(value, dt.date):
+                        ws.write_datetime(r, j, dt.datetime(value.year, value.month, value.day), date_format)
+                    elif isinstance(value, (int, float)):
+                        ws.write_number(r, j, value)
+                    else:
+                        ws.write_string(r, j, str(value))
+                r += 1
+        book.close()
+        return self.path
