@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.resources import REPO_ROOT, EvaluationSettings, Warehouse
-from speval.outputs import (CONTRACT_TABLES, QUALITY_TABLES, code_version, export_tables, read_contract_table,
-                            write_manifest)
+from speval.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
+                            read_contract_table, write_manifest)
 
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
 TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()})
@@ -55,6 +55,11 @@ def report_meta(con, settings: EvaluationSettings) -> dict:
             "programme": settings.programme,
             "followup_min_days": settings.followup_min_days,
             "followup_max_days": settings.followup_max_days,
+            "matching_caliper_sd": settings.caliper,
+            "matching_ratio": settings.ratio,
+            "matching_with_replacement": settings.with_replacement,
+            "bootstrap_replicates": settings.bootstrap_replicates,
+            "seed": settings.seed,
         },
         "code_version": code_version(REPO_ROOT)["git_commit"],
         "input_files": inputs.to_dicts(),
@@ -73,6 +78,7 @@ def evaluation_report(settings: EvaluationSettings, warehouse: Warehouse) -> dg.
 
     with warehouse.connect() as con:
         tables = {name: read_contract_table(con, name) for name in REPORT_TABLES}
+        tables |= {name: con.sql(query).pl() for name, query in REPORT_ONLY_TABLES.items()}
         meta = report_meta(con, settings)
     paths = render_report(tables, meta, settings.run_folder())
     return dg.MaterializeResult(metadata={k: dg.MetadataValue.path(str(v)) for k, v in paths.items()})

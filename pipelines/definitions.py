@@ -5,6 +5,7 @@ import dagster as dg
 
 from assets.cohorts import attrition_steps_never_increase, cohort_assets, core_assets
 from assets.ingest import previous_raw_assets, raw_assets, run_parameters
+from assets.matching import matching_assets, matching_checks
 from assets.outcomes import hospital_use_matches_attrition, outcome_assets
 from assets.report import report_assets
 from assets.validate import audit_assets, staged_assets, staged_checks
@@ -14,8 +15,8 @@ from pipelines.jobs import quarterly_evaluation
 
 defs = dg.Definitions(
     assets=[run_parameters, *raw_assets, *previous_raw_assets, *staged_assets, *audit_assets, *core_assets, *cohort_assets,
-            *outcome_assets, *report_assets],
-    asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition],
+            *outcome_assets, *matching_assets, *report_assets],
+    asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition, *matching_checks],
     jobs=[quarterly_evaluation],
     schedules=[quarterly_report_schedule],
     resources={"settings": EvaluationSettings(), "warehouse": default_warehouse()},

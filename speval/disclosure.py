@@ -49,6 +49,7 @@ RULE_TEXT = "counts 1–7 suppressed, others rounded to 5"
 
 __all__ = [
     "BLANK",
+    "INFINITE",
     "RULE_TEXT",
     "SMALL_MAX",
     "SUPPRESSED",
@@ -56,16 +57,20 @@ __all__ = [
     "is_small",
     "publish_attrition",
     "publish_balance",
+    "publish_balance_all_settings",
     "publish_count",
     "publish_hes_file_quality",
     "publish_hes_missingness",
     "publish_hospital_use",
     "publish_matched_effects",
+    "publish_matched_effects_all_settings",
+    "publish_max_abs",
     "publish_mean",
     "publish_pct",
     "publish_quarantine",
     "publish_reconciliation",
     "publish_record_pct",
+    "publish_unmatched_treated",
     "publish_wellbeing",
     "round5",
     "round_half_up",
@@ -189,7 +194,7 @@ def _count_from_pct(pct: Any, n: Any) -> int | None:
 
 
 def _rows(df: pl.DataFrame | None, columns: list[str]) -> list[dict[str, Any]]:
-    if df is None:
+    if df is None or df.height == 0:
         return []
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -356,6 +361,30 @@ MATCHED_EFFECTS_COLUMNS = [
     "cohort", "measure", "n_treated", "n_controls", "treated_before", "treated_after",
     "control_before", "control_after", "did", "did_ci_low", "did_ci_high",
 ]
+RATE_RATIO_COLUMNS = ["rate_ratio", "rr_ci_low", "rr_ci_high"]
+MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS = ["setting", *MATCHED_EFFECTS_COLUMNS, *RATE_RATIO_COLUMNS]
+
+
+def _matched_group_size(n_treated: Any, n_controls: Any) -> int | None:
+    """The group size that governs a statistic over both matched groups: the smaller one."""
+    nt, nc = _as_count(n_treated), _as_count(n_controls)
+    return None if nt is None or nc is None else min(nt, nc)
+
+
+def _publish_effect_row(r: dict[str, Any], extra: list[str]) -> dict[str, str]:
+    nt, nc = _as_count(r["n_treated"]), _as_count(r["n_controls"])
+    both = _matched_group_size(nt, nc)
+    out = {
+        "cohort": str(r["cohort"]), "measure": str(r["measure"]),
+        "n_treated": publish_count(nt), "n_controls": publish_count(nc),
+        "treated_before": publish_mean(r["treated_before"], nt),
+        "treated_after": publish_mean(r["treated_after"], nt),
+        "control_before": publish_mean(r["control_before"], nc),
+        "control_after": publish_mean(r["control_after"], nc),
+    }
+    for c in ("did", "did_ci_low", "did_ci_high", *extra):
+        out[c] = publish_mean(r[c], both)
+    return out
 
 
 def publish_matched_effects(df: pl.DataFrame) -> pl.DataFrame:
@@ -363,55 +392,155 @@ def publish_matched_effects(df: pl.DataFrame) -> pl.DataFrame:
 
     Treated means over n_treated, control means over n_controls; the difference in
     differences and its interval use both groups, so they are suppressed when either is
-    1-7 and blank when either is empty.
+    1-7 and blank when either is empty. In particular every estimate of a cohort with
+    1-7 matched treated patients is ``*``.
     """
-    out = []
-    for r in _rows(df, MATCHED_EFFECTS_COLUMNS):
-        nt, nc = _as_count(r["n_treated"]), _as_count(r["n_controls"])
-        both = None if nt is None or nc is None else min(nt, nc)
-        out.append({
-            "cohort": str(r["cohort"]), "measure": str(r["measure"]),
-            "n_treated": publish_count(nt), "n_controls": publish_count(nc),
-            "treated_before": publish_mean(r["treated_before"], nt),
-            "treated_after": publish_mean(r["treated_after"], nt),
-            "control_before": publish_mean(r["control_before"], nc),
-            "control_after": publish_mean(r["control_after"], nc),
-            "did": publish_mean(r["did"], both),
-            "did_ci_low": publish_mean(r["did_ci_low"], both),
-            "did_ci_high": publish_mean(r["did_ci_high"], both),
-        })
+    out = [_publish_effect_row(r, []) for r in _rows(df, MATCHED_EFFECTS_COLUMNS)]
     return _frame(out, MATCHED_EFFECTS_COLUMNS)
 
 
+def publish_matched_effects_all_settings(df: pl.DataFrame) -> pl.DataFrame:
+    """matched_effects of every matching setting (the primary one and the sensitivity grid),
+    with the ratio of rate ratios and its interval -> display strings.
+
+    As :func:`publish_matched_effects`, per row; ``rate_ratio``, ``rr_ci_low`` and
+    ``rr_ci_high`` are statistics over both matched groups, so they follow the difference
+    in differences (2 decimals, ``*`` when either group has 1-7 people, blank when either
+    is empty or the ratio is undefined).
+    """
+    out = []
+    for r in _rows(df, MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS):
+        out.append({"setting": str(r["setting"]), **_publish_effect_row(r, RATE_RATIO_COLUMNS)})
+    return _frame(out, MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS)
+
+
 BALANCE_COLUMNS = ["cohort", "covariate", "smd_before", "smd_after"]
+BALANCE_ALL_SETTINGS_COLUMNS = ["setting", "cohort", "covariate", "smd_before", "smd_after",
+                                "variance_ratio_after"]
+
+
+def _group_sizes(effects: pl.DataFrame | None, keys: list[str]) -> dict[tuple[str, ...], int]:
+    """Smallest matched group size per ``keys`` (e.g. cohort) over a matched-effects table."""
+    sizes: dict[tuple[str, ...], int] = {}
+    for r in _rows(effects, [*keys, "n_treated", "n_controls"]):
+        n = _matched_group_size(r["n_treated"], r["n_controls"])
+        if n is None:
+            continue
+        k = tuple(str(r[c]) for c in keys)
+        sizes[k] = min(sizes.get(k, n), n)
+    return sizes
+
+
+#: What an infinite statistic shows (an SMD whose treated SD is 0 with a non-zero difference).
+INFINITE = "\u221e"
+
+
+def _publish_statistic(value: Any, n: int | None, known: bool) -> str:
+    """A statistic over a matched group of ``n``: shown to 2 decimals when the group is 8+,
+    ``*`` when it is 1-7 or its size is unknown (``known`` and no size), blank when empty.
+    An infinite value (a difference over a zero SD) shows as ``∞`` / ``-∞``."""
+    if known and n is None:
+        return SUPPRESSED
+    if n is not None and n <= SMALL_MAX:
+        return BLANK if n == 0 else SUPPRESSED
+    if _missing(value):
+        return BLANK
+    if math.isinf(float(value)):
+        return INFINITE if float(value) > 0 else f"-{INFINITE}"
+    return format_decimal(value, 2)
 
 
 def publish_balance(df: pl.DataFrame, matched_effects: pl.DataFrame | None = None) -> pl.DataFrame:
     """balance (CONTRACT §3) -> display strings (SMDs to 2 decimals).
 
     A standardised mean difference is a statistic over the matched groups; when
-    ``matched_effects`` is given, a cohort whose smaller group has 1-7 people (or
-    0 people) is suppressed (or blank) like any other mean.
+    ``matched_effects`` is given, a cohort whose smaller group has 1-7 people (or 0
+    people) is suppressed (or blank) like any other mean, and so is a cohort the
+    effects table does not mention (its size is unknown: fail closed). Without
+    ``matched_effects`` the SMDs are shown as they are (for callers that know the groups
+    are large).
     """
-    sizes: dict[str, int] = {}
-    if matched_effects is not None and matched_effects.height:
-        for r in _rows(matched_effects, ["cohort", "n_treated", "n_controls"]):
-            nt, nc = _as_count(r["n_treated"]), _as_count(r["n_controls"])
-            if nt is None or nc is None:
-                continue
-            c = str(r["cohort"])
-            sizes[c] = min(sizes.get(c, min(nt, nc)), nt, nc)
+    known = matched_effects is not None
+    sizes = _group_sizes(matched_effects, ["cohort"]) if known else {}
     out = []
     for r in _rows(df, BALANCE_COLUMNS):
         c = str(r["cohort"])
-        n = sizes.get(c)
-        if n is None:
-            pub = (lambda v: BLANK if _missing(v) else format_decimal(v, 2))
-        else:
-            pub = (lambda v, n=n: publish_mean(v, n))
+        n = sizes.get((c,))
         out.append({"cohort": c, "covariate": str(r["covariate"]),
-                    "smd_before": pub(r["smd_before"]), "smd_after": pub(r["smd_after"])})
+                    "smd_before": _publish_statistic(r["smd_before"], n, known),
+                    "smd_after": _publish_statistic(r["smd_after"], n, known)})
     return _frame(out, BALANCE_COLUMNS)
+
+
+def publish_balance_all_settings(df: pl.DataFrame, effects_all_settings: pl.DataFrame | None
+                                 ) -> pl.DataFrame:
+    """balance of every matching setting -> display strings.
+
+    SMDs and the variance ratio after matching to 2 decimals, each (setting, cohort)
+    controlled by the smaller matched group of that setting and cohort in
+    ``effects_all_settings`` (``*`` for 1-7 people or when the setting and cohort are not
+    in it, blank for 0).
+    """
+    sizes = _group_sizes(effects_all_settings, ["setting", "cohort"])
+    out = []
+    for r in _rows(df, BALANCE_ALL_SETTINGS_COLUMNS):
+        s, c = str(r["setting"]), str(r["cohort"])
+        n = sizes.get((s, c))
+        out.append({"setting": s, "cohort": c, "covariate": str(r["covariate"]),
+                    **{k: _publish_statistic(r[k], n, True)
+                       for k in ("smd_before", "smd_after", "variance_ratio_after")}})
+    return _frame(out, BALANCE_ALL_SETTINGS_COLUMNS)
+
+
+def publish_max_abs(values: list[str]) -> str:
+    """The largest absolute value among already-published 2-decimal statistics (e.g. the
+    largest |SMD| after matching of one setting and cohort).
+
+    ``∞`` when any is infinite; ``*`` when any of them is suppressed (the group is small, so the maximum is too);
+    blank when none is a number. Rounding is monotone, so the maximum of the published
+    values is the published maximum.
+    """
+    if any(v == SUPPRESSED for v in values):
+        return SUPPRESSED
+    if any(v in (INFINITE, f"-{INFINITE}") for v in values):
+        return INFINITE
+    nums = [Decimal(v) for v in values if v not in (BLANK, None)]
+    if not nums:
+        return BLANK
+    return format_decimal(max(abs(v) for v in nums), 2)
+
+
+UNMATCHED_REASONS = ["no candidates in stratum", "no candidate within caliper",
+                     "candidates used up"]
+UNMATCHED_TOTAL = "total"
+UNMATCHED_COLUMNS = ["setting", "cohort", "reason", "n"]
+
+
+def publish_unmatched_treated(df: pl.DataFrame) -> pl.DataFrame:
+    """unmatched_treated (setting, cohort, reason, n: referred patients left without a
+    match) -> display strings.
+
+    One row per setting, cohort and reason (known reasons in their order, others after,
+    repeated rows summed), then a ``total`` row per setting and cohort summed from the
+    unrounded counts; every count via :func:`publish_count`.
+    """
+    totals: dict[tuple[str, str], dict[str, int]] = {}
+    for r in _rows(df, UNMATCHED_COLUMNS):
+        n = _as_count(r["n"])
+        if n is None:
+            continue
+        key = (str(r["setting"]), str(r["cohort"]))
+        reasons = totals.setdefault(key, {})
+        reasons[str(r["reason"])] = reasons.get(str(r["reason"]), 0) + n
+    order = {x: i for i, x in enumerate(UNMATCHED_REASONS)}
+    out = []
+    for (setting, cohort), reasons in totals.items():
+        for reason in sorted(reasons, key=lambda x: (order.get(x, len(order)), x)):
+            out.append({"setting": setting, "cohort": cohort, "reason": reason,
+                        "n": publish_count(reasons[reason])})
+        out.append({"setting": setting, "cohort": cohort, "reason": UNMATCHED_TOTAL,
+                    "n": publish_count(sum(reasons.values()))})
+    return _frame(out, UNMATCHED_COLUMNS)
 
 
 HES_FILE_QUALITY_COLUMNS = [

@@ -15,7 +15,9 @@ import polars as pl
 
 from speval.ingest import sha256_of
 
-# Contract table → (warehouse table, columns in contract order). Rows keep the warehouse's ordering.
+# Contract table → (warehouse table, columns in contract order, row order). Matching tables hold every
+# setting of the sensitivity analysis; the contract's tables are the primary setting's rows.
+PRIMARY = "setting = 'primary'"
 CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "attrition": ("analysis.attrition", ("cohort", "step", "n"), "cohort_order, step_order"),
     "hospital_use": (
@@ -28,6 +30,17 @@ CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("measure", "baseline_n", "baseline_mean", "baseline_low_pct", "followup_n", "followup_mean",
          "progress_pct", "progress_low_pct"),
         "measure_order",
+    ),
+    "matched_effects": (
+        "analysis.matched_effects",
+        ("cohort", "measure", "n_treated", "n_controls", "treated_before", "treated_after", "control_before",
+         "control_after", "did", "did_ci_low", "did_ci_high"),
+        "CASE cohort WHEN '6m' THEN 1 ELSE 2 END, CASE measure WHEN 'inpatient_admissions' THEN 1 "
+        "WHEN 'emergency_admissions' THEN 2 WHEN 'ae_attendances' THEN 3 ELSE 4 END",
+    ),
+    "balance": (
+        "analysis.balance", ("cohort", "covariate", "smd_before", "smd_after"),
+        "CASE cohort WHEN '6m' THEN 1 ELSE 2 END",
     ),
     "reconciliation": (
         "audit.reconciliation",
@@ -56,10 +69,20 @@ PACKAGES = ("dagster", "duckdb", "polars", "great-expectations", "plotly", "kale
             "fastexcel", "numpy", "scipy")
 
 
+# Report-only tables (all matching settings, rate ratios, unmatched reasons), not exported as CSV.
+REPORT_ONLY_TABLES = {
+    "matched_effects_all_settings": "SELECT * FROM analysis.matched_effects",
+    "balance_all_settings": "SELECT * FROM analysis.balance",
+    "unmatched_treated": "SELECT setting, cohort, reason, count(*) AS n FROM analysis.unmatched_treated "
+                         "GROUP BY ALL ORDER BY ALL",
+}
+
+
 def read_contract_table(con, name: str) -> pl.DataFrame:
     table, columns, order = {**CONTRACT_TABLES, **QUALITY_TABLES}[name]
     column_list = ", ".join(f'"{c}"' for c in columns)
-    return con.sql(f"SELECT {column_list} FROM {table} ORDER BY {order}").pl()
+    where = f"WHERE {PRIMARY}" if table in ("analysis.matched_effects", "analysis.balance") else ""
+    return con.sql(f"SELECT {column_list} FROM {table} {where} ORDER BY {order}").pl()
 
 
 def export_tables(con, run_dir: Path) -> dict[str, Path]:

@@ -285,3 +285,100 @@ def test_publish_matched_effects_and_balance():
                         "smd_before": [0.3149, 0.5], "smd_after": [0.0351, 0.1]})
     assert dc.publish_balance(bal, me).rows() == [("12m", "age", "0.31", "0.04"),
                                                   ("6m", "age", "*", "*")]
+
+
+def test_balance_fails_closed_for_cohorts_without_group_sizes():
+    bal = pl.DataFrame({"cohort": ["12m", "6m"], "covariate": ["age", "age"],
+                        "smd_before": [0.3149, 0.5], "smd_after": [0.0351, 0.1]})
+    me = pl.DataFrame({"cohort": ["12m"], "measure": ["inpatient_admissions"],
+                       "n_treated": [108], "n_controls": [320]})
+    assert dc.publish_balance(bal, me).rows() == [("12m", "age", "0.31", "0.04"),
+                                                  ("6m", "age", "*", "*")]
+    # An empty (even column-less) effects table: no size is known, everything withheld.
+    assert dc.publish_balance(bal, pl.DataFrame())["smd_before"].to_list() == ["*", "*"]
+    # No one matched: blank, like any mean over an empty group.
+    me0 = me.with_columns(pl.lit(0).alias("n_treated"))
+    assert dc.publish_balance(bal.head(1), me0).row(0) == ("12m", "age", "", "")
+
+
+def _effects_all() -> pl.DataFrame:
+    return pl.DataFrame({
+        "setting": ["primary", "primary", "caliper 0.1 SD, 1:1, without replacement"],
+        "cohort": ["12m", "6m", "12m"], "measure": ["emergency_admissions"] * 3,
+        "n_treated": [96, 6, 84], "n_controls": [96, 6, 0],
+        "treated_before": [0.9815, 6.5432, 0.9], "treated_after": [0.7656, 5.1, 0.7],
+        "control_before": [0.952, 6.3, None], "control_after": [0.8269, 6.1, None],
+        "did": [-0.0843, -7.7777, None], "did_ci_low": [-0.2116, -9.1, None],
+        "did_ci_high": [0.0391, -6.4, None],
+        "rate_ratio": [0.8862, 0.1357, None], "rr_ci_low": [0.7311, 0.11, None],
+        "rr_ci_high": [1.0693, 0.22, None],
+    })
+
+
+def test_publish_matched_effects_all_settings():
+    out = dc.publish_matched_effects_all_settings(_effects_all())
+    assert out.columns == dc.MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS
+    assert out.row(0) == ("primary", "12m", "emergency_admissions", "95", "95", "0.98", "0.77",
+                          "0.95", "0.83", "-0.08", "-0.21", "0.04", "0.89", "0.73", "1.07")
+    # 6 matched: every estimate of the cohort suppressed, rate ratio included.
+    assert out.row(1) == ("primary", "6m", "emergency_admissions", "*", "*", *["*"] * 10)
+    # No controls: treated means shown, anything using the controls blank.
+    assert out.row(2)[3:] == ("85", "0", "0.90", "0.70", "", "", "", "", "", "", "", "")
+    # Empty tables, with or without columns.
+    assert dc.publish_matched_effects_all_settings(_effects_all().clear()).height == 0
+    assert dc.publish_matched_effects_all_settings(pl.DataFrame()).height == 0
+
+
+def test_publish_balance_all_settings():
+    bal = pl.DataFrame({
+        "setting": ["primary", "primary", "caliper 0.1 SD, 1:1, without replacement",
+                    "caliper 0.5 SD, 5:1, with replacement"],
+        "cohort": ["12m", "6m", "12m", "12m"], "covariate": ["age"] * 4,
+        "smd_before": [0.3149, 0.6789, 0.3149, 0.3149], "smd_after": [-0.0351, 0.02, 0.07, 0.05],
+        "variance_ratio_after": [1.0449, 0.9, None, 1.1],
+    })
+    out = dc.publish_balance_all_settings(bal, _effects_all())
+    assert out.rows() == [
+        ("primary", "12m", "age", "0.31", "-0.04", "1.04"),
+        ("primary", "6m", "age", "*", "*", "*"),                    # 6 matched
+        ("caliper 0.1 SD, 1:1, without replacement", "12m", "age", "", "", ""),  # no controls
+        ("caliper 0.5 SD, 5:1, with replacement", "12m", "age", "*", "*", "*"),  # size unknown
+    ]
+    assert dc.publish_balance_all_settings(bal, None)["smd_after"].to_list() == ["*"] * 4
+    # A difference over a zero SD is infinite (cobalt): shown as such, never as balanced.
+    inf = bal.head(1).with_columns(pl.lit(float("-inf")).alias("smd_before"),
+                                   pl.lit(float("inf")).alias("smd_after"))
+    assert dc.publish_balance_all_settings(inf, _effects_all()).row(0)[3:5] == ("-\u221e", "\u221e")
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [(["0.04", "-0.09", "0.05"], "0.09"), (["-0.12", ""], "0.12"), (["0.04", "*"], "*"),
+     (["", ""], ""), ([], ""), (["0.00", "-0.00"], "0.00"), (["0.04", "-\u221e"], "\u221e")],
+)
+def test_publish_max_abs(values, shown):
+    assert dc.publish_max_abs(values) == shown
+
+
+def test_publish_unmatched_treated():
+    df = pl.DataFrame({
+        "setting": ["primary"] * 5 + ["other"],
+        "cohort": ["12m", "12m", "12m", "6m", "6m", "12m"],
+        "reason": ["candidates used up", "no candidates in stratum", "no candidate within caliper",
+                   "no candidate within caliper", "no candidate within caliper",
+                   "no candidates in stratum"],
+        "n": [2, 3, 7, 400, 31, 0],
+    })
+    out = dc.publish_unmatched_treated(df)
+    assert out.columns == dc.UNMATCHED_COLUMNS
+    assert out.rows() == [
+        ("primary", "12m", "no candidates in stratum", "*"),
+        ("primary", "12m", "no candidate within caliper", "*"),
+        ("primary", "12m", "candidates used up", "*"),
+        ("primary", "12m", "total", "10"),             # 12 from the unrounded counts
+        ("primary", "6m", "no candidate within caliper", "430"),  # repeated rows summed: 431
+        ("primary", "6m", "total", "430"),
+        ("other", "12m", "no candidates in stratum", "0"),
+        ("other", "12m", "total", "0"),
+    ]
+    assert dc.publish_unmatched_treated(pl.DataFrame()).height == 0

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from speval.report import flow, render_report
-from speval.report.render import build_context
+from speval.report.render import build_context, interpret_matched, render_html
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
@@ -143,7 +143,130 @@ def hes_missingness_fixture() -> pl.DataFrame:
                           "pct_missing": 100 * m / n} for f, c, n, m in rows])
 
 
-def fixture_tables() -> dict[str, pl.DataFrame]:
+# ----------------------------------------------------------------------- matched comparison
+#
+# Primary setting: caliper 0.2 SD, 1:1, without replacement. The 12 month cohort has 96 of its
+# 108 referred patients matched (published 95); the 6 month cohort only 6 (suppressed: every
+# estimate and its whole balance table must be withheld). Planted raw values never appear.
+
+COVARIATES = ["age", "female", "imd_decile", "ltc_count", "risk_score",
+              *[f"{m}_{w}m" for w in (12, 6) for m in ("emergency_admissions",
+                                                       "inpatient_admissions",
+                                                       "ae_attendances",
+                                                       "outpatient_appointments")]]
+GRID = [(c, k, r) for c in (0.1, 0.2, 0.5) for k in (1, 3, 5) for r in (False, True)]
+PRIMARY = (0.2, 1, False)
+
+# 12 month cohort, primary: (did, ci low, ci high, rate ratio, rr low, rr high) per measure.
+PRIMARY_12M = {
+    "inpatient_admissions": (-0.0512, -0.2049, 0.1013, 0.9611, 0.8402, 1.0914),
+    "emergency_admissions": (-0.0843, -0.2116, 0.0391, 0.8862, 0.7311, 1.0693),
+    "ae_attendances": (-0.3127, -0.5012, -0.1304, 0.8103, 0.7055, 0.9171),
+    "outpatient_appointments": (0.0412, -0.1517, 0.2323, 1.0248, 0.9113, 1.1402),
+}
+NAIVE_BEFORE = {"inpatient_admissions": 1.4630, "emergency_admissions": 0.9815,
+                "ae_attendances": 1.9352, "outpatient_appointments": 1.7037}
+PLANTED_6M = {"treated_before": 6.5432, "did": -7.7777, "smd_before": 0.6789, "n": 6}
+PLANTED_MATCHED_RAW = ["0.0843", "0.2116", "0.0391", "0.8862", "0.3149", "0.0861", "6.54",
+                       "7.78", "0.6789", "6.5432", "9.12", "6.43", "5.10", "6.35"]
+
+
+def setting_name(c: float, k: int, r: bool) -> str:
+    return "primary" if (c, k, r) == PRIMARY else \
+        f"caliper {c:g} SD, {k}:1, {'with' if r else 'without'} replacement"
+
+
+def _sensitivity_n(cohort: str, setting: tuple) -> tuple[int, int]:
+    """(n_treated, n_controls) per setting: wider calipers and replacement match more."""
+    c, k, r = setting
+    if setting == PRIMARY:
+        return (96, 96) if cohort == "12m" else (PLANTED_6M["n"], PLANTED_6M["n"])
+    base = {0.1: 84, 0.2: 96, 0.5: 104}[c] - (k - 1) * 2 + (3 if r else 0)
+    if cohort == "6m":
+        return (5, 5) if (c, k) == (0.1, 5) else (base * 4 + 11, base * 4 * (k if not r else 1) + 3)
+    return base, base * k - (7 * k if r else 0)
+
+
+def matched_effects_all_fixture() -> pl.DataFrame:
+    rows = []
+    for i, setting in enumerate(GRID):
+        for cohort in ("12m", "6m"):
+            nt, nc = _sensitivity_n(cohort, setting)
+            for j, m in enumerate(MEASURES):
+                if setting == PRIMARY and cohort == "12m":
+                    did, lo, hi, rr, rlo, rhi = PRIMARY_12M[m]
+                elif setting == PRIMARY:
+                    did, lo, hi, rr, rlo, rhi = (PLANTED_6M["did"], -9.1234, -6.4321, 0.1357,
+                                                 0.1111, 0.2222)
+                else:
+                    did = PRIMARY_12M[m][0] * (1 + 0.05 * (i - 8)) * (0.6 if cohort == "6m" else 1)
+                    lo, hi = did - 0.1311, did + 0.1247
+                    rr, rlo, rhi = 1 + did / 2, 1 + lo / 2, 1 + hi / 2
+                tb = NAIVE_BEFORE[m] * (1 if cohort == "12m" else 0.4)
+                if setting == PRIMARY and cohort == "6m":
+                    tb = PLANTED_6M["treated_before"]
+                rows.append({
+                    "setting": setting_name(*setting), "cohort": cohort, "measure": m,
+                    "n_treated": nt, "n_controls": nc,
+                    "treated_before": tb, "treated_after": tb * 0.78,
+                    "control_before": tb * 0.97, "control_after": tb * 0.97 * 0.78 - did,
+                    "did": did, "did_ci_low": lo, "did_ci_high": hi,
+                    "rate_ratio": rr, "rr_ci_low": rlo, "rr_ci_high": rhi})
+    return pl.DataFrame(rows)
+
+
+def balance_all_fixture() -> pl.DataFrame:
+    rows = []
+    for i, setting in enumerate(GRID):
+        for cohort in ("12m", "6m"):
+            for j, cov in enumerate(COVARIATES):
+                before = 0.1 + 0.06 * j if cohort == "12m" else 0.08 + 0.05 * j
+                after = 0.01 + 0.005 * j + 0.004 * i
+                if setting == PRIMARY and cohort == "12m":
+                    before = 0.3149 if cov == "age" else before
+                    after = 0.0861 if cov == "emergency_admissions_12m" else 0.0351 + 0.002 * j
+                if setting == PRIMARY and cohort == "6m" and cov == "age":
+                    before = PLANTED_6M["smd_before"]
+                if cov in ("female", "ltc_count"):
+                    before, after = -before, -after
+                rows.append({"setting": setting_name(*setting), "cohort": cohort,
+                             "covariate": cov, "smd_before": before, "smd_after": after,
+                             "variance_ratio_after": 1.02 + 0.01 * j})
+    return pl.DataFrame(rows)
+
+
+def unmatched_fixture() -> pl.DataFrame:
+    rows = []
+    for setting in GRID:
+        for cohort, total in (("12m", 108), ("6m", 451)):
+            n_matched = _sensitivity_n(cohort, setting)[0]
+            left = total - n_matched
+            split = {"12m": [3, 7], "6m": [12, 2]}[cohort] if setting == PRIMARY else [1, 0]
+            parts = [split[0], left - split[0] - split[1], split[1]]
+            for reason, n in zip(["no candidates in stratum", "no candidate within caliper",
+                                  "candidates used up"], parts):
+                if n > 0:
+                    rows.append({"setting": setting_name(*setting), "cohort": cohort,
+                                 "reason": reason, "n": n})
+    return pl.DataFrame(rows)
+
+
+def matching_tables() -> dict[str, pl.DataFrame]:
+    me_all = matched_effects_all_fixture()
+    bal_all = balance_all_fixture()
+    return {
+        "matched_effects": me_all.filter(pl.col("setting") == "primary").select(
+            "cohort", "measure", "n_treated", "n_controls", "treated_before", "treated_after",
+            "control_before", "control_after", "did", "did_ci_low", "did_ci_high"),
+        "balance": bal_all.filter(pl.col("setting") == "primary").select(
+            "cohort", "covariate", "smd_before", "smd_after"),
+        "matched_effects_all_settings": me_all,
+        "balance_all_settings": bal_all,
+        "unmatched_treated": unmatched_fixture(),
+    }
+
+
+def fixture_tables(matching: bool = True) -> dict[str, pl.DataFrame]:
     return {
         "attrition": attrition_fixture(),
         "hospital_use": hospital_use_fixture(),
@@ -152,6 +275,7 @@ def fixture_tables() -> dict[str, pl.DataFrame]:
         "quarantine": quarantine_fixture(),
         "hes_file_quality": hes_file_quality_fixture(),
         "hes_missingness": hes_missingness_fixture(),
+        **(matching_tables() if matching else {}),
     }
 
 
@@ -170,7 +294,9 @@ def fixture_meta() -> dict:
         },
         "code_version": "3f2a9c1d0b7e6f5a4c3b2a19087f6e5d4c3b2a10",
         "parameters": {"followup_window_days": [84, 140], "cohort_months": [6, 12],
-                       "low_score_max": 2},
+                       "low_score_max": 2, "matching_caliper_sd": 0.2, "matching_ratio": 1,
+                       "matching_with_replacement": False, "bootstrap_replicates": 1000,
+                       "seed": 42},
         "input_files": [
             {"file": "hes/2013Q4/persons.csv", "sha256": "a" * 64},
             {"file": "hes/2013Q4/apc.csv", "sha256": "b" * 64},
@@ -252,8 +378,8 @@ def test_text_content(rendered):
                    "Who was included", "Caveats", "Data and validation", "Provenance",
                    "All patients referred", "Patients referred to a funded provider",
                    "Feeling positive", "Work, volunteering and social groups",
-                   "Figure 1", "Regression to the mean", "Figure 2", "Cohort flow",
-                   "HES data quality"]:
+                   "Figure 1", "Regression to the mean", "Figure 2", "Figure 3",
+                   "Cohort flow", "HES data quality", "Comparison with a matched group"]:
         assert needle in flat, needle
     assert re.search(r"Page 3 of \d+", flat)
     # HES delivery and cut-off on the title page.
@@ -304,44 +430,27 @@ def test_page_count_and_speed(rendered):
 
 def test_renders_with_empty_tables(tmp_path):
     tables = {name: df.clear() for name, df in fixture_tables().items()}
+    tables["unmatched_treated"] = pl.DataFrame()  # empty without even its columns
     paths = render_report(tables, fixture_meta(), tmp_path)
     text = pdftotext(paths["pdf"])
     assert "No hospital use figures are available" in text
     assert "No well-being figures are available" in text
     assert "No rows were quarantined" in text
     flat = " ".join(text.split())
+    # Matching tables given but empty: the section says so, nothing claims a comparison.
+    for needle in ("Comparison with a matched group",
+                   "The matched comparison estimates are not available for this quarter",
+                   "Balance figures are not available for this quarter",
+                   "Figures on referred patients who could not be matched are not available",
+                   "The sensitivity analysis is not available for this quarter",
+                   "A matched comparison group could not be published",
+                   "No comparison group results."):
+        assert needle in flat, needle
+    assert "Matching uses recorded history only" not in flat
     assert "The cohort flow diagram is not available" in flat
     assert "The HES file summary (rows, dates covered and changes since the previous delivery) " \
            "is not available" in flat
     assert "The missing-value summary is not available" in flat
-
-
-def test_matched_sections_only_when_present(rendered, tmp_path):
-    text = pdftotext(rendered["first"]["pdf"])
-    assert "Comparison with a matched group" not in text
-    tables = fixture_tables()
-    tables["matched_effects"] = pl.DataFrame([
-        {"cohort": "12m", "measure": m, "n_treated": 108, "n_controls": 320,
-         "treated_before": 1.46, "treated_after": 1.17, "control_before": 1.41,
-         "control_after": 1.30, "did": -0.18, "did_ci_low": -0.41, "did_ci_high": 0.05}
-        for m in MEASURES
-    ] + [
-        {"cohort": "6m", "measure": m, "n_treated": 6, "n_controls": 18,
-         "treated_before": 9.8765, "treated_after": 1.0, "control_before": 1.0,
-         "control_after": 1.0, "did": -8.8765, "did_ci_low": -9.0, "did_ci_high": -8.0}
-        for m in MEASURES
-    ])
-    tables["balance"] = pl.DataFrame([
-        {"cohort": "12m", "covariate": "age", "smd_before": 0.31, "smd_after": 0.04},
-        {"cohort": "6m", "covariate": "age", "smd_before": 0.5432, "smd_after": 0.02},
-    ])
-    paths = render_report(tables, fixture_meta(), tmp_path)
-    text = pdftotext(paths["pdf"])
-    assert "Comparison with a matched group" in text
-    assert "Table 4" in text
-    assert "-0.41 to 0.05" in text
-    for raw in ("9.88", "-8.88", "0.54"):
-        assert raw not in text
 
 
 # ----------------------------------------------------------------------- cohort flow (Figure 2)
@@ -359,7 +468,7 @@ def svg_texts(svg: str) -> list[str]:
 def test_cohort_flow_figure(rendered):
     text = pdftotext(rendered["first"]["pdf"])
     pages = text.split("\f")
-    (page,) = [p for p in pages if "Figure 2: Cohort flow" in p]
+    (page,) = [p for p in pages if "Figure 3: Cohort flow" in p]
     flat = " ".join(page.split())
     # Published numbers, in the PDF (the SVG is drawn with real text).
     for needle in ("12 month cohort", "6 month cohort", "n = 910", "n = 880",
@@ -368,10 +477,10 @@ def test_cohort_flow_figure(rendered):
                    "Referred to the programme by 31 December 2013", "(1 April 2011)",
                    "(31 December 2013)"):
         assert needle in flat, needle
-    # Figure 2 is in "Who was included", after Table 3 (the attrition table).
+    # Figure 3 is in "Who was included", after Table 8 (the attrition table).
     whole = " ".join(text.split())
-    assert whole.index("Table 3: People included at each step") < whole.index("Figure 2: Cohort flow") \
-        < whole.rindex("5 Caveats")
+    assert whole.index("Table 8: People included at each step") < whole.index("Figure 3: Cohort flow") \
+        < whole.rindex("6 Caveats")
     html = rendered["first"]["html"].read_text(encoding="utf-8")
     texts = svg_texts(flow_svg_of(html))
     joined = " | ".join(texts)
@@ -393,7 +502,8 @@ def test_flow_from_attrition_with_a_step_of_five():
         "n": [33, 31, 30, 12, 5, 5],
     })
     ctx = build_context({"attrition": attrition}, fixture_meta())
-    assert ctx["figures"] == {"chart": None, "flow": 1}
+    assert ctx["figures"] == {"chart": None, "love": None, "flow": 1}
+    assert ctx["tabno"]["attrition"] == 1 and ctx["matched"] is None
     texts = svg_texts(str(ctx["flow_svg"]))
     assert "n = 35" in texts and "n = 30" in texts and "n = 10" in texts  # 33, 31->30, 12->10
     assert "n = *" in texts and "12 month cohort: n = *" in texts  # steps of 5 people
@@ -503,10 +613,237 @@ def test_absent_quality_tables_one_cohort_no_previous_delivery(tmp_path):
     meta["deliveries"]["previous_hes"] = None
     paths = render_report(tables, meta, tmp_path)
     flat = " ".join(pdftotext(paths["pdf"]).split())
-    assert "Figure 2: Cohort flow" in flat and "6 month cohort: n = 450" in flat
+    assert "Figure 3: Cohort flow" in flat and "6 month cohort: n = 450" in flat
     assert "12 month cohort: n =" not in flat
     assert "There is no earlier HES delivery, so there is nothing to compare with." in flat
     assert "The missing-value summary is not available" in flat
     assert "op.csv 32410 32400 0 * 10" in flat
     assert "Previous HES delivery none" in flat
     assert_flow_layout_clean(flow_svg_of(paths["html"].read_text(encoding="utf-8")))
+
+
+# ----------------------------------------------------------------------- matched comparison
+
+
+def section_text(text: str, start: str, end: str) -> str:
+    """The flattened text from ``start`` to ``end``, after the title page and contents."""
+    flat = " ".join("\f".join(text.split("\f")[2:]).split())
+    i = flat.index(start)
+    return flat[i:flat.index(end, i)]
+
+
+def test_matched_section_explains_and_compares(rendered):
+    text = pdftotext(rendered["first"]["pdf"])
+    flat = " ".join(text.split())
+    sec = section_text(text, "3 Comparison with a matched group", "4 Well-being")
+    # In the contents, before Well-being.
+    contents = " ".join(text.split("\f")[1].split())
+    assert re.search(r"3 Comparison with a matched group \.+ ?\d+ 4 Well-being", contents), contents
+    # Plain-words explanation and the method, from the run parameters.
+    for needle in ("regression to the mean", "never referred", "same referral month",
+                   "same index date", "propensity score", "exact matching",
+                   "nearest neighbour on the logit of the score, 1:1",
+                   "within 0.2 standard deviations of the logit (the caliper)",
+                   "without replacement (each never-referred patient is used at most once)",
+                   "cluster bootstrap that resamples whole matched sets (1,000 replicates, seed 42)"):
+        assert needle in sec, needle
+    # Table 2: naive change (Table 1, all patients) beside the matched DiD and rate ratio.
+    assert "Table 2: Change per patient: naive before and after, and compared with the matched group" in sec
+    for row in ("Emergency admissions -0.23 -0.08 -0.21 to 0.04 0.89 0.73 to 1.07 95 95",
+                "A&E attendances -0.48 -0.31 -0.50 to -0.13 0.81 0.71 to 0.92 95 95",
+                "Outpatient appointments -0.46 +0.04 -0.15 to 0.23 1.02 0.91 to 1.14 95 95",
+                "6 month cohort In-patient admissions -0.12 * * * * * *"):
+        assert row in sec, row
+    # One sentence per cohort, from the published values.
+    assert ("12 month cohort, emergency admissions: the matched estimate (-0.08 per patient) is "
+            "smaller than the naive fall (-0.23): part of the fall would have happened anyway; its "
+            "95% interval (-0.21 to 0.04) includes zero, so there is no clear evidence of a change "
+            "due to referral. For the other measures, the 95% interval excludes zero only for "
+            "A&E attendances (fewer).") in sec
+    assert ("6 month cohort, emergency admissions: fewer than 8 patients were matched, so the "
+            "matched estimate is suppressed.") in sec
+    # Means of both groups (Table 3), the 6 month cohort suppressed.
+    assert "Table 3: Mean hospital use per patient before and after the index date" in sec
+    assert "Emergency admissions 0.98 0.77 0.95 0.83" in sec
+    # Love plot and balance table (12 month cohort only: the 6 month one is withheld whole).
+    assert ("Figure 2: Balance before and after matching: absolute standardised mean difference "
+            "of each characteristic, by cohort (dashed line: 0.1)") in sec
+    assert "Table 4: Standardised mean differences before and after matching" in sec
+    for row in ("Age 0.31 0.04", "Sex (female) -0.16 -0.04",
+                "Emergency admissions, last 12 months 0.40 0.09",
+                "Outpatient appointments, last 6 months 0.82 0.06",
+                "6 month cohort: not shown, because fewer than 8 patients were matched.",
+                "12 month cohort: after matching, every characteristic has an absolute SMD "
+                "below 0.1."):
+        assert row in sec, row
+    # Unmatched referred patients, by reason (published counts).
+    assert "Table 5: Referred patients matched and not matched, by reason" in sec
+    for row in ("Matched 95 *", "No candidate in the same referral month * 10",
+                "No candidate close enough (outside the caliper) * 430",
+                "Close candidates already matched to others * *",
+                "Not matched, all reasons 10 445"):
+        assert row in sec, row
+
+
+def test_sensitivity_table(rendered):
+    sec = section_text(pdftotext(rendered["first"]["pdf"]), "Table 6: Emergency admissions",
+                       "4 Well-being")
+    rows = [
+        "0.2 PRIMARY 1:1 without 95 0.09 -0.08 -0.21 to 0.04 * * * *",
+        "0.1 1:1 without 85 0.07 -0.05 -0.18 to 0.07 345 0.07 -0.03 -0.16 to 0.09",
+        "0.1 1:1 with 85 0.07 -0.05 -0.19 to 0.07 360 0.07 -0.03 -0.16 to 0.09",
+        "0.1 5:1 without 75 0.09 -0.07 -0.20 to 0.06 * * * *",   # 6 month: 5 matched
+        "0.2 1:1 with 100 0.10 -0.08 -0.21 to 0.04 405 0.10 -0.05 -0.18 to 0.08",
+        "0.5 5:1 with 100 0.14 -0.12 -0.25 to 0.00 405 0.14 -0.07 -0.20 to 0.05",
+    ]
+    positions = []
+    for row in rows:
+        assert row in sec, row
+        positions.append(sec.index(row))
+    assert positions[0] == min(positions)  # primary first
+    assert positions[1:] == sorted(positions[1:])  # then caliper, ratio, replacement
+    # 18 settings: the primary one and the other 17 of the grid, each once.
+    assert len(re.findall(r"\b\d:1 with(?:out)?\b", sec)) == 18
+    assert sec.count("PRIMARY") == 1
+
+
+def test_summary_and_caveats_lead_with_matched(rendered):
+    text = pdftotext(rendered["first"]["pdf"])
+    summary = section_text(text, "1 Summary", "2 Hospital use before and after referral")
+    assert ("Emergency admissions, compared with the matched group: -0.08 per patient in the "
+            "12 month cohort (95% interval -0.21 to 0.04: no clear evidence of a change) and "
+            "suppressed in the 6 month cohort (fewer than 8 patients matched). Before and after "
+            "referral alone, without a comparison, they fell by 23% in the 12 month cohort and "
+            "fell by 23% in the 6 month cohort.") in summary
+    assert "(95% interval -0.50 to -0.13: fewer than expected without referral)" in summary
+    assert "regression to the mean" in summary
+    caveats = section_text(text, "6 Caveats", "Appendix A: Data and validation")
+    for needle in ("Matching uses recorded history only.", "Unmeasured differences.",
+                   "Characteristics measured at the start of the referral month."):
+        assert needle in caveats, needle
+    assert "No comparison group" not in caveats and "No comparison group" not in summary
+
+
+def test_matched_raw_values_never_published(rendered):
+    text = pdftotext(rendered["first"]["pdf"])
+    html = rendered["first"]["html"].read_text(encoding="utf-8")
+    svg_text = " ".join(re.findall(r"<text\b[^>]*>([^<]*)</text>", html))
+    body = re.sub(r"<svg\b.*?</svg>", " ", html, flags=re.S)
+    for doc in (text, body, svg_text):
+        for raw in PLANTED_MATCHED_RAW:
+            assert raw not in doc, raw
+    sec = section_text(text, "3 Comparison with a matched group", "4 Well-being")
+    for raw in ("96", "347", "431", "84"):  # raw counts: 12 month matched, 6 month, unmatched
+        assert f" {raw} " not in f" {sec} ", raw
+    # The love plot shows only the published 12 month cohort.
+    love = re.search(r'<figure class="chart love">.*?</figure>', html, flags=re.S).group(0)
+    titles = re.findall(r"<text\b[^>]*>([^<]*cohort)</text>", love)
+    assert titles == ["12 month cohort"]
+
+
+def test_love_plot_two_cohorts_and_fallbacks():
+    """Both cohorts publishable: two panels; primary-only tables still give every part."""
+    tables = fixture_tables()
+    me_all = tables["matched_effects_all_settings"].with_columns(
+        pl.when((pl.col("setting") == "primary") & (pl.col("cohort") == "6m"))
+        .then(pl.lit(40)).otherwise(pl.col("n_treated")).alias("n_treated"),
+        pl.when((pl.col("setting") == "primary") & (pl.col("cohort") == "6m"))
+        .then(pl.lit(40)).otherwise(pl.col("n_controls")).alias("n_controls"))
+    tables["matched_effects_all_settings"] = me_all
+    bal = tables["balance_all_settings"]
+    tables["balance_all_settings"] = bal.with_columns(
+        pl.when((pl.col("setting") == "primary") & (pl.col("cohort") == "6m")
+                & (pl.col("covariate") == "risk_score"))
+        .then(pl.lit(-0.1234)).otherwise(pl.col("smd_after")).alias("smd_after"),
+        pl.when((pl.col("setting") == "primary") & (pl.col("cohort") == "12m")
+                & (pl.col("covariate") == "female"))
+        .then(pl.lit(float("-inf"))).otherwise(pl.col("smd_before")).alias("smd_before"))
+    del tables["matched_effects"], tables["balance"]  # taken from the all-settings tables
+    ctx = build_context(tables, fixture_meta())
+    m = ctx["matched"]
+    assert [c["status"] for c in m["cohorts"]] == ["ok", "ok"]
+    assert [b["label"] for b in m["balance"]["cohorts"]] == ["12 month cohort", "6 month cohort"]
+    svg = str(m["love_svg"])
+    texts = re.findall(r"<text\b[^>]*>([^<]*)</text>", svg)
+    assert "12 month cohort" in texts and "6 month cohort" in texts
+    assert "Emergency admissions, last 12 months  " in texts  # human labels
+    assert 'font-family:' in svg and "DejaVu Sans" in svg
+    assert svg == str(build_context(tables, fixture_meta())["matched"]["love_svg"])
+    ids = re.findall(r'\bid="([^"]+)"', svg)
+    assert ids and all(i.startswith("love-") for i in ids)
+    assert ctx["figures"] == {"chart": 1, "love": 2, "flow": 3}
+    assert m["cohorts"][1]["compare"][1]["did"] == "-7.78"  # now 40 matched: published
+    # An infinite SMD (difference over a zero SD) is shown as such, not plotted, and noted.
+    female = next(r for r in m["balance"]["rows"] if r["label"] == "Sex (female)")
+    assert female["cells"][0]["before"] == "-\u221e" and m["balance"]["has_infinite"]
+    assert "cannot be plotted" in render_html(ctx)
+    # A characteristic still at |SMD| >= 0.1 after matching is named.
+    assert m["balance"]["summary"] == [
+        "12 month cohort: after matching, every characteristic has an absolute SMD below 0.1.",
+        "6 month cohort: after matching, one characteristic still has an absolute SMD of 0.1 or "
+        "more: risk score (-0.12). Remaining differences can bias the difference in "
+        "differences."]
+    assert ctx["tabno"] == {"hospital": 1, "compare": 2, "means": 3, "balance": 4,
+                            "unmatched": 5, "sensitivity": 6, "wellbeing": 7, "attrition": 8}
+
+
+def test_absent_matching_tables_still_render(tmp_path):
+    paths = render_report(fixture_tables(matching=False), fixture_meta(), tmp_path)
+    text = pdftotext(paths["pdf"])
+    flat = " ".join(text.split())
+    assert "Comparison with a matched group" not in flat
+    assert "No comparison group yet." in flat
+    assert "There is no comparison group yet" in flat
+    assert "Table 3: People included at each step" in flat and "Figure 2: Cohort flow" in flat
+    # Only some matching tables: whatever is there is shown, the rest is "not available".
+    tables = fixture_tables()
+    for name in ("matched_effects", "matched_effects_all_settings", "unmatched_treated"):
+        del tables[name]
+    ctx = build_context(tables, fixture_meta())
+    m = ctx["matched"]
+    assert m is not None and not m["cohorts"] and m["sensitivity"] is None
+    assert m["unmatched"] is None
+    # Balance without group sizes is withheld (fail closed), never shown raw.
+    assert m["love_svg"] is None and not m["balance"]["cohorts"]
+    html = render_html(ctx)
+    assert "Balance before and after matching" not in html
+    assert "Standardised mean differences before and after matching" not in html
+    assert ("The balance chart and table are not shown: 12 month cohort: not shown"
+            in " ".join(html.split()))
+
+
+@pytest.mark.parametrize(
+    ("naive", "did", "lo", "hi", "expected"),
+    [
+        ("-0.23", "-0.08", "-0.21", "0.04",
+         "the matched estimate (-0.08 per patient) is smaller than the naive fall (-0.23): part of "
+         "the fall would have happened anyway; its 95% interval (-0.21 to 0.04) includes zero, so "
+         "there is no clear evidence of a change due to referral."),
+        ("-0.23", "-0.15", "-0.25", "-0.05",
+         "smaller than the naive fall (-0.23): part of the fall would have happened anyway; its 95% "
+         "interval (-0.25 to -0.05) is below zero: evidence of fewer emergency admissions than "
+         "without referral."),
+        ("-0.23", "0.02", "-0.10", "0.14",
+         "the matched group fell at least as much, so the naive fall (-0.23) would have happened "
+         "anyway (matched estimate +0.02)"),
+        ("-0.10", "-0.20", "-0.30", "0.00", "at least as large as the naive fall (-0.10); its 95% "
+         "interval (-0.30 to 0.00) includes zero"),  # a bound published as 0.00 includes zero
+        ("0.10", "0.30", "0.12", "0.48", "evidence of more emergency admissions"),
+        ("", "-0.08", "-0.21", "0.04", "the matched estimate is -0.08 per patient; its 95%"),
+        ("-0.23", "*", "*", "*", "fewer than 8 patients were matched"),
+        ("-0.23", "", "", "", "there is no matched estimate."),
+    ],
+)
+def test_interpret_matched(naive, did, lo, hi, expected):
+    sentence = interpret_matched("12 month cohort", "Emergency admissions", naive, did, lo, hi)
+    assert sentence.startswith("12 month cohort, emergency admissions: ")
+    assert expected in sentence, sentence
+
+
+def test_interpret_matched_keeps_acronyms():
+    sentence = interpret_matched("6 month cohort", "A&E attendances", "-0.48", "-0.31", "-0.50",
+                                 "-0.13")
+    assert sentence.startswith("6 month cohort, A&E attendances: the matched estimate (-0.31 per "
+                               "patient) is smaller than the naive fall (-0.48)")
+    assert sentence.endswith("is below zero: evidence of fewer A&E attendances than without "
+                             "referral.")

@@ -64,7 +64,9 @@ def corrupt(data_dir: Path, edits) -> None:
             continue
         i = row % len(body)
         if action == "cell":
-            body[i][column % len(header)] = value
+            j = column % len(header)
+            body[i] += [""] * (j + 1 - len(body[i]))  # a row shortened by an earlier edit
+            body[i][j] = value
         elif action == "duplicate":
             body.insert(i, list(body[i]))
         elif action == "drop":

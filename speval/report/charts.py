@@ -9,6 +9,7 @@ across runs and several SVGs can be inlined in one HTML page without id clashes.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -124,4 +125,78 @@ def before_after_bar(
                "gridcolor": "#E8EDEE"},
         uniformtext={"minsize": 10, "mode": "show"},
     )
+    return figure_to_svg(fig, prefix, width, height)
+
+
+# Love plot: before = hollow grey circle, after = filled NHS blue diamond.
+LOVE_BEFORE_COLOUR = "#768692"
+LOVE_AFTER_COLOUR = "#005EB8"
+LOVE_THRESHOLD_COLOUR = "#DA291C"  # NHS red, for the 0.1 reference line
+
+
+def love_plot(
+    labels: list[str],
+    panels: list[tuple[str, list[float | None], list[float | None]]],
+    *,
+    threshold: float = 0.1,
+    prefix: str = "love",
+    width: int = 680,
+    row_height: int = 21,
+) -> str:
+    """Love plot of covariate balance as SVG: absolute standardised mean differences before
+    (hollow circles) and after matching (filled diamonds), one panel per cohort sharing the
+    covariate axis, with a dashed line at ``threshold``.
+
+    ``labels`` are the covariates (top to bottom); each panel is ``(title, before, after)``
+    with one value per label (``None``: not shown). Values must already be the published
+    (disclosure-controlled) figures.
+    """
+    from plotly.subplots import make_subplots
+
+    if not panels:
+        raise ValueError("a love plot needs at least one panel")
+    k = len(panels)
+    fig = make_subplots(rows=1, cols=k, shared_yaxes=True, horizontal_spacing=0.07 if k > 1 else 0,
+                        subplot_titles=[t for t, _, _ in panels])
+    values = [abs(v) for _, b, a in panels for v in (*b, *a) if v is not None]
+    top = max([*values, threshold * 2])
+    upper = math.ceil(top * 1.08 / 0.05) * 0.05  # a little room, on a 0.05 grid
+    for j, (_, before, after) in enumerate(panels, start=1):
+        for name, vals, colour, symbol in (
+            ("Before matching", before, LOVE_BEFORE_COLOUR, "circle-open"),
+            ("After matching", after, LOVE_AFTER_COLOUR, "diamond"),
+        ):
+            xs = [abs(v) if v is not None else None for v in vals]
+            fig.add_trace(
+                go.Scatter(x=xs, y=labels, mode="markers", name=name, legendgroup=name,
+                           uid=f"{prefix}{j}{'b' if symbol == 'circle-open' else 'a'}",  # no random class
+                           showlegend=j == 1, cliponaxis=False,
+                           marker={"color": colour, "symbol": symbol, "size": 8,
+                                   "line": {"width": 1.6, "color": colour}}),
+                row=1, col=j)
+        fig.add_shape(type="line", x0=threshold, x1=threshold, y0=0, y1=1,
+                      xref=f"x{'' if j == 1 else j}", yref=f"y{'' if j == 1 else j} domain",
+                      layer="below", opacity=1,
+                      line={"color": LOVE_THRESHOLD_COLOUR, "width": 1.3, "dash": "dash"})
+        fig.update_xaxes(range=[0, upper], showgrid=True, gridcolor="#E8EDEE", zeroline=False,
+                         tickformat=".1f", row=1, col=j)
+    fig.update_yaxes(autorange="reversed", showgrid=True, gridcolor="#F0F4F5", ticks="",
+                     ticksuffix="  ",
+                     categoryorder="array", categoryarray=labels)
+    height = 95 + row_height * len(labels)
+    fig.update_layout(
+        template="simple_white",
+        font={"family": FONT_FAMILY, "size": 11, "color": "#212B32"},
+        width=width,
+        height=height,
+        margin={"l": 10, "r": 12, "t": 52, "b": 42},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yanchor": "top",
+                "yref": "container", "font": {"size": 11}},
+    )
+    for ann in fig.layout.annotations:  # subplot titles
+        ann.font = {"family": FONT_FAMILY, "size": 11.5, "color": "#003087"}
+    fig.update_yaxes(automargin=True)
+    fig.add_annotation(text="Absolute standardised mean difference", xref="paper", yref="paper",
+                       x=0.5, y=0, yshift=-30, showarrow=False, xanchor="center", yanchor="top",
+                       font={"size": 11})
     return figure_to_svg(fig, prefix, width, height)

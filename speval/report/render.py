@@ -3,7 +3,10 @@
 Every figure shown is produced by :mod:`speval.disclosure`: the unsuppressed tables are
 turned into display strings first, and the summary sentences and the chart are built
 from those published strings, never from the raw values. So are the cohort flow diagram
-(:mod:`speval.report.flow`, inline SVG drawn in Python) and the HES data-quality appendix.
+(:mod:`speval.report.flow`, inline SVG drawn in Python), the HES data-quality appendix and
+the matched comparison: its love plot draws the published SMDs, the sensitivity table's
+largest |SMD| comes from them (``publish_max_abs``), and its sentences compare the published
+naive change with the published difference in differences and interval.
 
 Output is reproducible: no clock is read (the PDF dates come from the reporting
 quarter's end), chart ids are made deterministic, and WeasyPrint's PDF is byte-identical
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -122,13 +126,21 @@ def _change_words(pct: str) -> str:
 
 _ACRONYMS = {"imd": "IMD", "ltc": "LTC", "ae": "A&E", "hes": "HES", "gp": "GP", "op": "OP",
              "mh": "MH", "lsoa": "LSOA"}
-COVARIATE_LABELS = {
-    "age": "Age",
-    "sex": "Sex",
-    "imd_decile": "IMD decile",
-    "ltc_count": "Number of long-term conditions",
-    "risk_score": "Risk score",
-}
+#: Matching covariates (CONTRACT §2, balance.csv) in report order, with readable labels.
+MATCH_COVARIATES = [
+    ("age", "Age"),
+    ("female", "Sex (female)"),
+    ("imd_decile", "Deprivation (IMD decile)"),
+    ("ltc_count", "Long-term conditions"),
+    ("risk_score", "Risk score"),
+    *[(f"{m}_{w}m", f"{label}, last {w} months")
+      for w in (12, 6)
+      for m, label in (("emergency_admissions", "Emergency admissions"),
+                       ("inpatient_admissions", "In-patient admissions"),
+                       ("ae_attendances", "A&E attendances"),
+                       ("outpatient_appointments", "Outpatient appointments"))],
+]
+COVARIATE_LABELS = {"sex": "Sex", **dict(MATCH_COVARIATES)}
 
 
 def _humanise(name: str) -> str:
@@ -142,7 +154,10 @@ def covariate_label(name: str) -> str:
     key = str(name).lower()
     if key in COVARIATE_LABELS:
         return COVARIATE_LABELS[key]
+    window = re.fullmatch(r"(.+)_(\d+)m", key)
     for m, label in MEASURES:
+        if window and window.group(1) == m:
+            return f"{label}, last {window.group(2)} months"
         if key.endswith(m):
             prefix = key[: -len(m)].strip("_")
             if not prefix:
@@ -430,38 +445,456 @@ def _appendix_a(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
     return {"reconciliation": rec_rows, "quarantine": q_rows}
 
 
-def _matched_section(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any] | None:
-    me = _table(tables, "matched_effects")
-    bal = _table(tables, "balance")
-    if me is None and bal is None:
+# --------------------------------------------------------------------------- matched comparison
+
+
+#: Tables of the matched comparison (CONTRACT §3 and the report-only tables of every setting).
+MATCHING_TABLES = ("matched_effects", "balance", "matched_effects_all_settings",
+                   "balance_all_settings", "unmatched_treated")
+PRIMARY_SETTING = "primary"
+#: The measure the per-cohort interpretation and the sensitivity table are about.
+HEADLINE_MEASURE = "emergency_admissions"
+UNMATCHED_LABELS = {
+    "no candidates in stratum": "No candidate in the same referral month",
+    "no candidate within caliper": "No candidate close enough (outside the caliper)",
+    "candidates used up": "Close candidates already matched to others",
+}
+_SETTING_NAME = re.compile(
+    r"caliper\s+(?P<cal>[0-9.]+|inf)\s*SD,\s*(?P<k>\d+)\s*:\s*1,\s*(?P<rep>with|without)\s+replacement",
+    re.I)
+
+
+def _flag(value: Any) -> bool | None:
+    """A yes/no run parameter (bool, 0/1 or text) as a bool; None when not given."""
+    if value is None or value == "":
         return None
-    labels = dict((m, lab) for m, lab in MEASURES)
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("true", "yes", "y", "1", "with"):
+            return True
+        if v in ("false", "no", "n", "0", "without"):
+            return False
+        return None
+    return bool(value)
+
+
+def _number_text(value: Any) -> str | None:
+    """A numeric run parameter as short text (0.2, 3, 1000); None when not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isinf(v):
+        return "no limit"
+    return str(int(v)) if v.is_integer() else f"{v:g}"
+
+
+def matching_method(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The primary matching settings from the run parameters, as words (None when absent)."""
+    caliper = _number_text(parameters.get("matching_caliper_sd"))
+    ratio = _number_text(parameters.get("matching_ratio"))
+    replace = _flag(parameters.get("matching_with_replacement"))
+    boot = _number_text(parameters.get("bootstrap_replicates"))
+    seed = _number_text(parameters.get("seed"))
+    return {"caliper": caliper, "ratio": ratio, "replace": replace,
+            "replicates": f"{int(boot):,}" if boot and boot.isdigit() else boot,
+            "seed": seed}
+
+
+def _setting_parts(name: str, method: Mapping[str, Any]) -> dict[str, Any]:
+    """Caliper / ratio / replacement of a setting name such as
+    ``caliper 0.2 SD, 3:1, without replacement``; the primary one from the run parameters."""
+    if name == PRIMARY_SETTING:
+        cal, k, rep = method.get("caliper"), method.get("ratio"), method.get("replace")
+        known = cal is not None and k is not None and rep is not None
+        return {"primary": True, "known": known, "caliper": cal or "", "ratio": k or "",
+                "replacement": "" if rep is None else ("with" if rep else "without"),
+                "key": (0, 0.0, 0, 0, name)}
+    m = _SETTING_NAME.search(name)
+    if not m:
+        return {"primary": False, "known": False, "caliper": "", "ratio": "", "replacement": "",
+                "key": (2, 0.0, 0, 0, name)}
+    cal = m.group("cal")
+    rep = m.group("rep").lower()
+    return {"primary": False, "known": True, "caliper": f"{float(cal):g}", "ratio": m.group("k"),
+            "replacement": rep,
+            "key": (1, float(cal), int(m.group("k")), rep == "with", name)}
+
+
+def _interval(lo: str, hi: str) -> str:
+    """A published interval as ``lo to hi``; ``*`` when suppressed; blank otherwise."""
+    if _is_number(lo) and _is_number(hi):
+        return f"{lo} to {hi}"
+    if dc.SUPPRESSED in (lo, hi):
+        return dc.SUPPRESSED
+    return ""
+
+
+def _evidence(lo: str, hi: str) -> str | None:
+    """'lower' / 'higher' when a published 95% interval lies wholly below / above zero,
+    'none' when it includes zero (a bound published as 0.00 counts as including it)."""
+    if not (_is_number(lo) and _is_number(hi)):
+        return None
+    if float(hi) < 0:
+        return "lower"
+    if float(lo) > 0:
+        return "higher"
+    return "none"
+
+
+def _abs_stat(s: str) -> float | None:
+    """|value| of a published statistic: a number, ``inf`` for ``∞``, None otherwise."""
+    if _is_number(s):
+        return abs(float(s))
+    if s.lstrip("-") == dc.INFINITE:
+        return math.inf
+    return None
+
+
+def _cohort_status(n_treated: str, n_controls: str) -> str:
+    """'ok', 'small' (1-7 in a matched group: estimates suppressed) or 'none' (no one matched)."""
+    if dc.SUPPRESSED in (n_treated, n_controls):
+        return "small"
+    if not (_is_number(n_treated) and _is_number(n_controls)) or "0" in (n_treated, n_controls):
+        return "none"
+    return "ok"
+
+
+def _in_sentence(label: str) -> str:
+    """A label for use mid-sentence: first letter lower-cased unless it starts an acronym
+    ('Emergency admissions' -> 'emergency admissions', 'A&E attendances' unchanged)."""
+    first = label.split(" ", 1)[0]
+    if sum(ch.isupper() for ch in first) > 1 or "&" in first:
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def interpret_matched(cohort_label: str, measure_label: str, naive: str, did: str, lo: str,
+                      hi: str) -> str:
+    """One plain sentence comparing the naive before/after change with the matched
+    difference in differences, from the published strings only."""
+    m = _in_sentence(measure_label)
+    head = f"{cohort_label.capitalize()}, {m}: "
+    if did == dc.SUPPRESSED:
+        return head + ("fewer than 8 patients were matched, so the matched estimate is "
+                       "suppressed.")
+    if not _is_number(did):
+        return head + "there is no matched estimate."
+    d = float(did)
+    if _is_number(naive):
+        c = float(naive)
+        if c < 0:
+            if d < 0 and abs(d) < abs(c):
+                comp = (f"the matched estimate ({_signed(did)} per patient) is smaller than the "
+                        f"naive fall ({naive}): part of the fall would have happened anyway")
+            elif d >= 0:
+                comp = (f"the matched group fell at least as much, so the naive fall ({naive}) "
+                        f"would have happened anyway (matched estimate {_signed(did)})")
+            else:
+                comp = (f"the matched estimate ({did} per patient) is at least as large as the "
+                        f"naive fall ({naive})")
+        elif c > 0:
+            if 0 < d < c:
+                comp = (f"the matched estimate ({_signed(did)} per patient) is smaller than the "
+                        f"naive rise ({_signed(naive)}): part of the rise would have happened anyway")
+            elif d <= 0:
+                comp = (f"the matched group rose at least as much, so the naive rise "
+                        f"({_signed(naive)}) would have happened anyway (matched estimate "
+                        f"{_signed(did)})")
+            else:
+                comp = (f"the matched estimate ({_signed(did)} per patient) is at least as large "
+                        f"as the naive rise ({_signed(naive)})")
+        else:
+            comp = f"there was no naive change, and the matched estimate is {_signed(did)} per patient"
+    else:
+        comp = f"the matched estimate is {_signed(did)} per patient"
+    ev = _evidence(lo, hi)
+    if ev == "none":
+        tail = (f"; its 95% interval ({lo} to {hi}) includes zero, so there is no clear "
+                "evidence of a change due to referral.")
+    elif ev == "lower":
+        tail = (f"; its 95% interval ({lo} to {hi}) is below zero: evidence of fewer {m} "
+                "than without referral.")
+    elif ev == "higher":
+        tail = (f"; its 95% interval ({lo} to {hi}) is above zero: evidence of more {m} "
+                "than without referral.")
+    else:
+        tail = "."
+    return head + comp + tail
+
+
+def _other_measures_sentence(effects: Mapping[tuple[str, str], Mapping[str, str]], cohort: str
+                             ) -> str:
+    """Which other measures' 95% intervals exclude zero (published intervals only)."""
+    clear, unclear = [], 0
+    for m, label in MEASURES:
+        r = effects.get((cohort, m))
+        if m == HEADLINE_MEASURE or r is None:
+            continue
+        ev = _evidence(r["did_ci_low"], r["did_ci_high"])
+        if ev in ("lower", "higher"):
+            clear.append(f"{_in_sentence(label)} ({'fewer' if ev == 'lower' else 'more'})")
+        elif ev == "none":
+            unclear += 1
+    if clear:
+        return ("For the other measures, the 95% interval excludes zero only for "
+                + " and ".join(clear) + ".")
+    if unclear:
+        return "For the other measures, every 95% interval includes zero."
+    return ""
+
+
+def _matched_section(tables: Mapping[str, pl.DataFrame], hosp: Mapping[str, Any],
+                     parameters: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Comparison with a matched group: every figure from :mod:`speval.disclosure` strings.
+
+    None when no matching table was given at all (the report then has no such section);
+    present-but-empty tables give "not available" text.
+    """
+    if all(_table(tables, n) is None for n in MATCHING_TABLES):
+        return None
+    method = matching_method(parameters)
+    me = _table(tables, "matched_effects")
+    me_all = _table(tables, "matched_effects_all_settings")
+    bal = _table(tables, "balance")
+    bal_all = _table(tables, "balance_all_settings")
+    un = _table(tables, "unmatched_treated")
     clabels = {k: lab for k, lab, _ in COHORTS}
-    effects = []
-    if me is not None:
-        for r in dc.publish_matched_effects(me).to_dicts():
-            ci = ""
-            if _is_number(r["did_ci_low"]) and _is_number(r["did_ci_high"]):
-                ci = f"{r['did_ci_low']} to {r['did_ci_high']}"
-            elif dc.SUPPRESSED in (r["did_ci_low"], r["did_ci_high"]):
-                ci = dc.SUPPRESSED
-            effects.append({**r, "cohort_label": clabels.get(r["cohort"], r["cohort"]),
-                            "label": labels.get(r["measure"], _humanise(r["measure"])),
-                            "did": _signed(r["did"]), "ci": ci})
-        corder = {k: i for i, (k, _, _) in enumerate(COHORTS)}
-        morder = {m: i for i, (m, _) in enumerate(MEASURES)}
-        effects.sort(key=lambda e: (corder.get(e["cohort"], 9), morder.get(e["measure"], 9)))
-    balance = []
-    if bal is not None:
-        for r in dc.publish_balance(bal, me).to_dicts():
-            balance.append({**r, "cohort_label": clabels.get(r["cohort"], r["cohort"]),
-                            "label": covariate_label(r["covariate"])})
-    return {"effects": effects, "balance": balance}
+    mlabels = dict(MEASURES)
+
+    pub_all = (dc.publish_matched_effects_all_settings(me_all).to_dicts()
+               if me_all is not None else [])
+    all_primary = [r for r in pub_all if r["setting"] == PRIMARY_SETTING]
+    if me is not None and me.height:
+        primary = dc.publish_matched_effects(me).to_dicts()
+        sizes_primary: pl.DataFrame = me
+    else:
+        primary = all_primary
+        sizes_primary = (me_all.filter(pl.col("setting") == PRIMARY_SETTING)
+                         if me_all is not None and me_all.height else pl.DataFrame())
+    effects = {(r["cohort"], r["measure"]): r for r in primary}
+    rr = {(r["cohort"], r["measure"]): r for r in all_primary}
+
+    # Cohorts (12 then 6 months, then any others) with their published group sizes.
+    corder = {k: i for i, (k, _, _) in enumerate(COHORTS)}
+    morder = {m: i for i, (m, _) in enumerate(MEASURES)}
+    cohort_keys = sorted({c for c, _ in effects}, key=lambda c: (corder.get(c, 9), c))
+    cohorts = []
+    for c in cohort_keys:
+        rows = sorted((r for (cc, _), r in effects.items() if cc == c),
+                      key=lambda r: (morder.get(r["measure"], 9), r["measure"]))
+        first = next((r for r in rows if r["measure"] == HEADLINE_MEASURE), rows[0])
+        status = _cohort_status(first["n_treated"], first["n_controls"])
+        compare, means = [], []
+        for r in rows:
+            label = mlabels.get(r["measure"], _humanise(r["measure"]))
+            naive = hosp["cells"].get((c, "all", r["measure"]))
+            q = rr.get((c, r["measure"]))
+            compare.append({
+                "label": label,
+                "naive": _signed(naive["change"]) if naive else "",
+                "naive_pct": _signed(naive["pct_change"]) if naive else "",
+                "did": _signed(r["did"]), "ci": _interval(r["did_ci_low"], r["did_ci_high"]),
+                "rr": q["rate_ratio"] if q else "",
+                "rr_ci": _interval(q["rr_ci_low"], q["rr_ci_high"]) if q else "",
+                "n_treated": r["n_treated"], "n_controls": r["n_controls"],
+            })
+            means.append({"label": label, "treated_before": r["treated_before"],
+                          "treated_after": r["treated_after"],
+                          "control_before": r["control_before"],
+                          "control_after": r["control_after"]})
+        naive_h = hosp["cells"].get((c, "all", first["measure"]))
+        sentence = interpret_matched(
+            clabels.get(c, c), mlabels.get(first["measure"], _humanise(first["measure"])),
+            naive_h["change"] if naive_h else "", first["did"], first["did_ci_low"],
+            first["did_ci_high"])
+        other = _other_measures_sentence(effects, c) if status == "ok" else ""
+        cohorts.append({"key": c, "label": clabels.get(c, c), "status": status,
+                        "n_treated": first["n_treated"], "n_controls": first["n_controls"],
+                        "compare": compare, "means": means,
+                        "sentence": sentence + (" " + other if other else "")})
+
+    # Balance of the primary setting: whole cohort suppressed when a matched group is 1-7.
+    if bal is not None and bal.height:
+        pub_bal = dc.publish_balance(bal, sizes_primary).to_dicts()
+    elif bal_all is not None and bal_all.height:
+        pub_bal = [r for r in dc.publish_balance_all_settings(bal_all, me_all).to_dicts()
+                   if r["setting"] == PRIMARY_SETTING]
+    else:
+        pub_bal = []
+    covorder = {k: i for i, (k, _) in enumerate(MATCH_COVARIATES)}
+    covariates = sorted({r["covariate"] for r in pub_bal},
+                        key=lambda k: (covorder.get(k, len(covorder)), k))
+    by_cohort: dict[str, dict[str, dict[str, str]]] = {}
+    for r in pub_bal:
+        by_cohort.setdefault(r["cohort"], {})[r["covariate"]] = r
+    bal_cohorts = []
+    for c in sorted(by_cohort, key=lambda c: (corder.get(c, 9), c)):
+        vals = [v for r in by_cohort[c].values() for v in (r["smd_before"], r["smd_after"])]
+        if any(v == dc.SUPPRESSED for v in vals):
+            status = "small"
+        elif all(_abs_stat(v) is None for v in vals):
+            status = "none"
+        else:
+            status = "ok"
+        bal_cohorts.append({"key": c, "label": clabels.get(c, c), "status": status})
+    shown = [b for b in bal_cohorts if b["status"] == "ok"]
+    balance_rows = []
+    for cov in covariates:
+        cells = []
+        for b in shown:
+            r = by_cohort[b["key"]].get(cov)
+            cells.append({"before": r["smd_before"] if r else "", "after": r["smd_after"] if r else ""})
+        balance_rows.append({"label": covariate_label(cov), "cells": cells})
+    balance_summary = []
+    for b in shown:
+        high, history = [], False
+        for cov in covariates:
+            r = by_cohort[b["key"]].get(cov)
+            if r and (_abs_stat(r["smd_after"]) or 0.0) >= 0.1:
+                history = history or bool(re.search(r"_\d+m$", cov))
+                high.append(f"{_in_sentence(covariate_label(cov))} ({r['smd_after']})")
+        if not high:
+            balance_summary.append(f"{b['label'].capitalize()}: after matching, every characteristic "
+                                   "has an absolute SMD below 0.1.")
+        else:
+            listed = high[0] if len(high) == 1 else ", ".join(high[:-1]) + " and " + high[-1]
+            n = "one characteristic still has" if len(high) == 1 else \
+                f"{len(high)} characteristics still have"
+            balance_summary.append(
+                f"{b['label'].capitalize()}: after matching, {n} an absolute SMD of 0.1 or more: "
+                f"{listed}. "
+                + ("Remaining differences in earlier hospital use can bias the difference in "
+                   "differences through regression to the mean." if history else
+                   "Remaining differences can bias the difference in differences."))
+    balance_notes = [
+        f"{b['label'].capitalize()}: not shown, because fewer than 8 patients were matched."
+        if b["status"] == "small" else
+        f"{b['label'].capitalize()}: not shown, because no patients were matched."
+        for b in bal_cohorts if b["status"] != "ok"]
+
+    love_svg = None
+    if shown and covariates:
+        panels = []
+        for b in shown:
+            before, after = [], []
+            for cov in covariates:
+                r = by_cohort[b["key"]].get(cov)
+                before.append(float(r["smd_before"]) if r and _is_number(r["smd_before"]) else None)
+                after.append(float(r["smd_after"]) if r and _is_number(r["smd_after"]) else None)
+            panels.append((b["label"].capitalize(), before, after))
+        love_svg = Markup(charts.love_plot([covariate_label(c) for c in covariates], panels,
+                                           prefix="love", row_height=17))
+
+    # Referred patients left unmatched (primary setting), by reason.
+    unmatched = None
+    if un is not None:
+        pub_un = [r for r in dc.publish_unmatched_treated(un).to_dicts()
+                  if r["setting"] == PRIMARY_SETTING]
+        ucells = {(r["cohort"], r["reason"]): r["n"] for r in pub_un}
+        ukeys = sorted({r["cohort"] for r in pub_un} | set(cohort_keys),
+                       key=lambda c: (corder.get(c, 9), c))
+        reasons = list(dc.UNMATCHED_REASONS) + sorted(
+            {r["reason"] for r in pub_un} - set(dc.UNMATCHED_REASONS) - {dc.UNMATCHED_TOTAL})
+        if pub_un or effects:
+            matched_n = {c["key"]: c["n_treated"] for c in cohorts}
+            rows = [{"label": "Matched", "cells": [matched_n.get(c, "") for c in ukeys],
+                     "kind": "matched"}]
+            for reason in reasons:
+                rows.append({"label": UNMATCHED_LABELS.get(reason, reason.capitalize()),
+                             "cells": [ucells.get((c, reason), "0") for c in ukeys],
+                             "kind": "reason"})
+            rows.append({"label": "Not matched, all reasons",
+                         "cells": [ucells.get((c, dc.UNMATCHED_TOTAL), "0") for c in ukeys],
+                         "kind": "total"})
+            unmatched = {"cohorts": [clabels.get(c, c) for c in ukeys], "rows": rows}
+
+    # Sensitivity of the headline estimate to the matching settings.
+    sensitivity = None
+    if pub_all:
+        pub_bal_all = (dc.publish_balance_all_settings(bal_all, me_all).to_dicts()
+                       if bal_all is not None else [])
+        smd_after: dict[tuple[str, str], list[str]] = {}
+        for r in pub_bal_all:
+            smd_after.setdefault((r["setting"], r["cohort"]), []).append(r["smd_after"])
+        if not pub_bal_all:  # primary balance only
+            for r in pub_bal:
+                smd_after.setdefault((PRIMARY_SETTING, r["cohort"]), []).append(r["smd_after"])
+        settings = sorted({r["setting"] for r in pub_all},
+                          key=lambda n: _setting_parts(n, method)["key"])
+        s_cohorts = sorted({r["cohort"] for r in pub_all}, key=lambda c: (corder.get(c, 9), c))
+        head = {(r["setting"], r["cohort"]): r for r in pub_all if r["measure"] == HEADLINE_MEASURE}
+        anyrow = {}
+        for r in pub_all:
+            anyrow.setdefault((r["setting"], r["cohort"]), r)
+        rows = []
+        for name in settings:
+            parts = _setting_parts(name, method)
+            cells = []
+            for c in s_cohorts:
+                h = head.get((name, c))
+                n = (h or anyrow.get((name, c)) or {}).get("n_treated", "")
+                did, ci = "", ""
+                if h:
+                    did = _signed(h["did"])
+                    ci = _interval(h["did_ci_low"], h["did_ci_high"])
+                cells.append({"n": n, "smd": dc.publish_max_abs(smd_after.get((name, c), [])),
+                              "did": did, "ci": ci})
+            rows.append({**parts, "name": name, "cells": cells})
+        sensitivity = {"cohorts": [clabels.get(c, c) for c in s_cohorts], "rows": rows}
+
+    return {
+        "method": method,
+        "cohorts": cohorts,
+        "has_effects": bool(cohorts),
+        "has_comparison": any(c["status"] == "ok" for c in cohorts),
+        "balance": {"cohorts": shown, "rows": balance_rows, "notes": balance_notes,
+                    "summary": balance_summary, "available": bool(pub_bal),
+                    "has_infinite": any(_abs_stat(c[k]) == math.inf for r in balance_rows
+                                        for c in r["cells"] for k in ("before", "after"))},
+        "love_svg": love_svg,
+        "unmatched": unmatched,
+        "sensitivity": sensitivity,
+        "effects": effects,
+        "headline": mlabels[HEADLINE_MEASURE],
+    }
+
+
+_EVIDENCE_WORDS = {"none": "no clear evidence of a change",
+                   "lower": "fewer than expected without referral",
+                   "higher": "more than expected without referral"}
+
+
+def _matched_summary_parts(matched: Mapping[str, Any] | None, measure: str) -> tuple[list[str], bool]:
+    """Summary clauses for one measure's matched estimates (published strings only), and
+    whether any estimate could be published."""
+    if not matched:
+        return [], False
+    parts, any_number = [], False
+    for key, label, months in COHORTS:
+        e = matched["effects"].get((key, measure))
+        if e is None:
+            continue
+        lo, hi = e["did_ci_low"], e["did_ci_high"]
+        if _is_number(e["did"]):
+            ev = _evidence(lo, hi)
+            ci = f" (95% interval {lo} to {hi}: {_EVIDENCE_WORDS[ev]})" if ev else ""
+            unit = "" if any_number else " per patient"
+            parts.append(f"{_signed(e['did'])}{unit} in the {label}{ci}")
+            any_number = True
+        elif e["did"] == dc.SUPPRESSED:
+            parts.append(f"suppressed in the {label} (fewer than 8 patients matched)")
+    return parts, any_number
 
 
 def _summary(hosp: dict[str, Any], wb: dict[str, Any], att: dict[str, Any],
-             meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Key figures in plain words, built only from published strings."""
+             meta: Mapping[str, Any], matched: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Key figures in plain words, built only from published strings.
+
+    Hospital-use points lead with the matched difference in differences when it can be
+    published, and give the naive before-and-after change after it."""
     points: list[str] = []
     referred = att["data"].get(("12m", "referred")) or att["data"].get(("6m", "referred"))
     qend = long_date(meta.get("quarter_end"))
@@ -489,7 +922,7 @@ def _summary(hosp: dict[str, Any], wb: dict[str, Any], att: dict[str, Any],
     cells = hosp["cells"]
     measure_points = []
     for m, mlabel in MEASURES:
-        parts = []
+        parts, short = [], []
         for key, label, months in COHORTS:
             r = cells.get((key, "all", m))
             if r is None:
@@ -498,6 +931,16 @@ def _summary(hosp: dict[str, Any], wb: dict[str, Any], att: dict[str, Any],
             if words and _is_number(r["mean_before"]) and _is_number(r["mean_after"]):
                 parts.append(f"{words} in the {label} (from {r['mean_before']} to "
                              f"{r['mean_after']} per patient)")
+                short.append(f"{words} in the {label}")
+        mparts, any_matched = _matched_summary_parts(matched, m)
+        if any_matched:
+            sentence = (f"{mlabel}, compared with the matched group: " + " and ".join(mparts)
+                        + ".")
+            if short:
+                sentence += (" Before and after referral alone, without a comparison, they "
+                             + " and ".join(short) + ".")
+            measure_points.append(sentence)
+            continue
         if not parts:
             continue
         sentence = f"{mlabel} " + "; and ".join(parts) + "."
@@ -577,10 +1020,28 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
     hosp = _hospital_section(tables)
     wb = _wellbeing_section(tables)
     att = _attrition_section(tables)
-    matched = _matched_section(tables)
+    matched = _matched_section(tables, hosp, parameters)
     flow_svg = _flow_figure(att, hes, long_date(quarter_end))
-    figures = {"chart": 1 if hosp["chart_svg"] else None}
-    figures["flow"] = (2 if figures["chart"] else 1) if flow_svg is not None else None
+    # Figures and tables are numbered in order of appearance, counting only those shown.
+    shown_figures = [("chart", hosp["chart_svg"] is not None),
+                     ("love", bool(matched and matched["love_svg"])),
+                     ("flow", flow_svg is not None)]
+    figures: dict[str, int | None] = {}
+    for key, shown in shown_figures:
+        figures[key] = len([v for v in figures.values() if v]) + 1 if shown else None
+    shown_tables = [
+        ("hospital", bool(hosp["cohorts"])),
+        ("compare", bool(matched and matched["cohorts"])),
+        ("means", bool(matched and matched["cohorts"])),
+        ("balance", bool(matched and matched["balance"]["cohorts"])),
+        ("unmatched", bool(matched and matched["unmatched"])),
+        ("sensitivity", bool(matched and matched["sensitivity"])),
+        ("wellbeing", bool(wb["rows"])),
+        ("attrition", bool(att["rows"])),
+    ]
+    table_no: dict[str, int | None] = {}
+    for key, shown in shown_tables:
+        table_no[key] = len([v for v in table_no.values() if v]) + 1 if shown else None
 
     sections = [("summary", "Summary"),
                 ("hospital", "Hospital use before and after referral")]
@@ -632,11 +1093,12 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         "wb": wb,
         "att": att,
         "matched": matched,
-        "summary": _summary(hosp, wb, att, meta),
+        "summary": _summary(hosp, wb, att, meta, matched),
         "appendix_a": _appendix_a(tables),
         "hes_quality": _hes_quality(tables, hes, deliveries.get("previous_hes")),
         "flow_svg": flow_svg,
         "figures": figures,
+        "tabno": table_no,
         "suppressed": dc.SUPPRESSED,
     }
 
