@@ -307,8 +307,6 @@ PROVIDER_FUNDING = FileSpec(
 HES_FILES = (PERSONS, APC, AE, OP)
 OUTCOME_TOOL_FILES = (REFERRALS, ONWARD_REFERRALS, ASSESSMENTS)
 PROVIDER_SHEETS = (PROVIDER_COVER, PROVIDER_ACTIVITY, PROVIDER_VOLUNTEERING, PROVIDER_WELFARE, PROVIDER_FUNDING)
+# Also the validation order: a parent (persons, referrals) comes before the files that reference it.
 ALL_SPECS = HES_FILES + OUTCOME_TOOL_FILES + PROVIDER_SHEETS
 SPECS = {s.name: s for s in ALL_SPECS}
-
-# Validation order: a parent is validated before the files that reference it.
-VALIDATION_ORDER = tuple(s.name for s in ALL_SPECS)

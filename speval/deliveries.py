@@ -33,20 +33,6 @@ class DeliveriesInUse:
     provider_returns: tuple[str, ...]
     hes_manifest: HesManifest
 
-    def as_dict(self) -> dict:
-        return {
-            "hes": {
-                "key": self.hes,
-                "coverage_start": self.hes_manifest.coverage_start.isoformat(),
-                "cutoff": self.hes_manifest.cutoff.isoformat(),
-                "extracted_on": (
-                    self.hes_manifest.extracted_on.isoformat() if self.hes_manifest.extracted_on else None
-                ),
-            },
-            "outcome_tool": {"key": self.outcome_tool},
-            "provider_returns": list(self.provider_returns),
-        }
-
 
 def delivery_keys(data_dir: Path, source: str) -> list[str]:
     folder = data_dir / source

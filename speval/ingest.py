@@ -23,9 +23,6 @@ import polars as pl
 from speval.contract import FileSpec
 from speval.identifiers import IdentifierError, identifier_name_mask, is_identifier_column, refuse_identifiers
 
-PROVENANCE = ("delivery", "file", "sha256", "row_number", "row_hash", "row_defect")
-
-
 class FileRefused(Exception):
     """A delivered file cannot be used at all (missing required column, unreadable, identifiers)."""
 

@@ -5,7 +5,6 @@ applies disclosure control (`speval.disclosure`). Nothing here reads the clock.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import subprocess
@@ -154,6 +153,3 @@ def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: li
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return manifest
 
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

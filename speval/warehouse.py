@@ -50,10 +50,6 @@ def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return one(con, f"SELECT count(*) FROM {name}")[0]
 
 
-def frame(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
-    return con.sql(query).pl()
-
-
 def replace_table(con: duckdb.DuckDBPyConnection, name: str, data: pl.DataFrame) -> None:
     view = "_incoming_" + name.replace(".", "_")
     con.register(view, data.to_arrow())
