@@ -741,12 +741,18 @@ def _matched_section(tables: Mapping[str, pl.DataFrame], hosp: Mapping[str, Any]
             status = "ok"
         bal_cohorts.append({"key": c, "label": clabels.get(c, c), "status": status})
     shown = [b for b in bal_cohorts if b["status"] == "ok"]
+    variance_ratios = {}  # (cohort, covariate) -> published variance ratio after matching (primary setting)
+    if bal_all is not None and bal_all.height:
+        variance_ratios = {(r["cohort"], r["covariate"]): r["variance_ratio_after"]
+                           for r in dc.publish_balance_all_settings(bal_all, me_all).to_dicts()
+                           if r["setting"] == PRIMARY_SETTING}
     balance_rows = []
     for cov in covariates:
         cells = []
         for b in shown:
             r = by_cohort[b["key"]].get(cov)
-            cells.append({"before": r["smd_before"] if r else "", "after": r["smd_after"] if r else ""})
+            cells.append({"before": r["smd_before"] if r else "", "after": r["smd_after"] if r else "",
+                          "vr": variance_ratios.get((b["key"], cov), "")})
         balance_rows.append({"label": covariate_label(cov), "cells": cells})
     balance_summary = []
     for b in shown:
