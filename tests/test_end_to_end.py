@@ -220,3 +220,25 @@ def test_every_file_reconciles_and_planted_defects_are_caught(demo):
             assert hit["reason"].to_list() == ["REFERRAL_ID: no valid referrals row (missing or quarantined)"]
             checked += 1
     assert checked >= 3
+
+
+def test_mental_health_programme_and_a_programme_with_no_referrals_yet(demo):
+    """MH referrals start in 2015: its 2016Q4 report has cohorts; in 2013Q4 every group is empty but the
+    report is still produced, with n 0 and blank means/effects rather than an error."""
+    from pipelines.cli import main
+
+    for quarter, expect_members in (("2016Q4", True), ("2013Q4", False)):
+        out, warehouse = demo / f"mh_{quarter}", demo / f"mh_{quarter}.duckdb"
+        assert main(["run", "--quarter", quarter, "--programme", "MH", "--data-dir", str(demo / "data"),
+                     "--out", str(out), "--warehouse", str(warehouse)]) == 0
+        tables = out / "MH" / quarter / "tables"
+        attrition = pl.read_csv(tables / "attrition.csv")
+        effects = pl.read_csv(tables / "matched_effects.csv")
+        assert effects.height == 8 and pl.read_csv(tables / "balance.csv").height == 26
+        if expect_members:
+            assert attrition.filter(cohort="6m", step="registered")["n"][0] > 0
+        else:
+            assert attrition["n"].sum() == 0
+            assert effects["n_treated"].sum() == 0 and effects["did"].null_count() == 8
+            assert pl.read_csv(tables / "hospital_use.csv")["mean_before"].null_count() == 16
+        assert (out / "MH" / quarter / "evaluation_report.pdf").is_file()
