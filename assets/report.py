@@ -86,7 +86,7 @@ def evaluation_report(settings: EvaluationSettings, warehouse: Warehouse) -> dg.
 
 @dg.asset(
     key=dg.AssetKey(["report", "run_manifest"]),
-    deps=[evaluation_report.key],
+    deps=[evaluation_report.key, *(dg.AssetKey(["raw", f"previous_{n}"]) for n in ("persons", "apc", "ae", "op"))],
     group_name="report",
     kinds={"json"},
 )
@@ -96,6 +96,10 @@ def run_manifest(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mater
     folder = settings.run_folder()
     with warehouse.connect() as con:
         meta = report_meta(con, settings)
+        compared = con.sql(
+            " UNION ".join(f"SELECT DISTINCT file, sha256 FROM raw.previous_{name}" for name in ("persons", "apc", "ae", "op"))
+            + " ORDER BY file"
+        ).pl().to_dicts()
     outputs = [p for p in folder.rglob("*") if p.is_file() and p.name != "run_manifest.json"]
     manifest = write_manifest(
         folder / "run_manifest.json",
@@ -104,6 +108,7 @@ def run_manifest(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mater
         inputs=meta["input_files"],
         code=code_version(REPO_ROOT),
         outputs=outputs,
+        compared_inputs=compared,
     )
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(folder / "run_manifest.json")),

@@ -136,14 +136,16 @@ def package_versions() -> dict[str, str]:
 
 
 def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: list[dict], code: dict,
-                   outputs: list[Path]) -> dict:
+                   outputs: list[Path], compared_inputs: list[dict] = ()) -> dict:
     """Every input with its sha256, the deliveries used, parameters, code and package versions, and the
-    sha256 of every output (paths relative to the run folder)."""
+    sha256 of every output (paths relative to the run folder). `compared_inputs`: files read only to show
+    what the delivery in use revised (the previous HES delivery), not used by the analysis."""
     manifest = {
         "manifest_version": 1,
         "parameters": parameters,
         "deliveries": deliveries,
         "inputs": inputs,
+        "compared_inputs": list(compared_inputs),
         "code_version": code,
         "packages": package_versions(),
         "outputs": [

@@ -186,6 +186,10 @@ def test_manifest_hashes_every_input_and_output(demo):
     for name, digest in outputs.items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     assert manifest["deliveries"]["hes"]["key"] == QUARTER
+    compared = {c["file"]: c["sha256"] for c in manifest["compared_inputs"]}  # previous delivery, 2013Q2
+    assert set(compared) == {f"hes/2013Q2/{f}.csv" for f in ("persons", "apc", "ae", "op")}
+    for name, digest in compared.items():
+        assert hashlib.sha256((data / name).read_bytes()).hexdigest() == digest
     assert manifest["code_version"]["git_commit"]
     assert manifest["packages"]["dagster"] != "not installed"
 
