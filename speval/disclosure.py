@@ -249,14 +249,7 @@ def publish_progress_low_pct(progress_low_pct: Any, followup_n: Any) -> str:
     Blank when missing and nobody was followed up; ``*`` whenever followup_n is 1-7;
     otherwise the percentage rounded to a whole number (blank when missing).
     """
-    n = _as_count(followup_n)
-    if n is None or n == 0:
-        return BLANK
-    if n <= SMALL_MAX:
-        return SUPPRESSED
-    if _missing(progress_low_pct):
-        return BLANK
-    return format_decimal(progress_low_pct, 0)
+    return publish_mean(progress_low_pct, followup_n, decimals=0)
 
 
 def publish_wellbeing(df: pl.DataFrame) -> pl.DataFrame:
