@@ -21,22 +21,35 @@ def _primary(settings: EvaluationSettings):
                          seed=settings.seed)
 
 
-@dg.asset(key=dg.AssetKey(["analysis", "matched_sets"]), deps=[dg.AssetKey(["analysis", "matching_covariates"])],
-          group_name="matching", kinds={"duckdb", "python"})
-def matched_sets(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Treated cohort members with their matched controls (propensity score, exact on referral month, nearest
-    neighbour within a caliper), for the configured settings (`primary`) and the sensitivity grid; and the
-    treated left unmatched, with the reason."""
+COVARIATES_KEY = dg.AssetKey(["analysis", "matching_covariates"])
+BALANCE_KEY = dg.AssetKey(["analysis", "balance"])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["analysis", "matched_sets"], deps=[COVARIATES_KEY], group_name="matching",
+                     kinds={"duckdb", "python"},
+                     description="Treated cohort members with their matched controls (propensity score, exact on "
+                     "referral month, nearest neighbour within a caliper), for the configured settings (`primary`) "
+                     "and the sensitivity grid; the treated left unmatched, with the reason, in "
+                     "analysis.unmatched_treated."),
+        dg.AssetSpec(BALANCE_KEY, deps=[COVARIATES_KEY], group_name="matching", kinds={"duckdb", "python"},
+                     description="Standardised mean differences of every matching covariate before and after "
+                     "matching (cobalt ATT), and variance ratios, measured as the sets are formed."),
+    ],
+)
+def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
     from speval.comparison import all_settings
     from speval.comparison import matched_sets as build_sets
 
     with warehouse.connect() as con:
         covariates = con.sql("SELECT * FROM analysis.matching_covariates").pl()
-        sets, unmatched = build_sets(covariates, all_settings(_primary(settings)))
+        sets, unmatched, balance = build_sets(covariates, all_settings(_primary(settings)))
         replace_table(con, "analysis.matched_sets", sets)
         replace_table(con, "analysis.unmatched_treated", unmatched)
+        replace_table(con, "analysis.balance", balance)
     primary = sets.filter(setting="primary")
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key=dg.AssetKey(["analysis", "matched_sets"]), metadata={
         "dagster/row_count": sets.height,
         "treated_matched": dg.MetadataValue.json(
             {c: primary.filter(cohort=c, role="treated").height for c in ("6m", "12m")}),
@@ -44,28 +57,13 @@ def matched_sets(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mater
             {f"{c} {r}": n for c, r, n in unmatched.filter(setting="primary").group_by("cohort", "reason")
              .len().sort("cohort", "reason").iter_rows()}),
     })
+    yield dg.MaterializeResult(asset_key=BALANCE_KEY, metadata={"dagster/row_count": balance.height})
 
 
 matched_outcomes = sql_table_asset("analysis.matched_outcomes", "matching")
 
 
-@dg.asset(key=dg.AssetKey(["analysis", "balance"]),
-          deps=[matched_sets.key, dg.AssetKey(["analysis", "matching_covariates"])],
-          group_name="matching", kinds={"duckdb", "python"})
-def balance(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Standardised mean differences of every matching covariate before and after matching (cobalt ATT)."""
-    from speval.comparison import all_settings
-    from speval.comparison import balance as build_balance
-
-    with warehouse.connect() as con:
-        table = build_balance(con.sql("SELECT * FROM analysis.matching_covariates").pl(),
-                              con.sql("SELECT * FROM analysis.matched_sets").pl(),
-                              [name for name, _ in all_settings(_primary(settings))])
-        replace_table(con, "analysis.balance", table)
-    return dg.MaterializeResult(metadata={"dagster/row_count": table.height})
-
-
-@dg.asset_check(asset=balance, name="balanced_after_matching")
+@dg.asset_check(asset=BALANCE_KEY, name="balanced_after_matching")
 def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Flags any covariate with |SMD| >= 0.1 after matching (the usual threshold) under the primary settings."""
     with warehouse.connect() as con:
@@ -90,5 +88,5 @@ def matched_effects(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Ma
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height})
 
 
-matching_assets = [*matching_sql_assets, matched_sets, matched_outcomes, balance, matched_effects]
+matching_assets = [*matching_sql_assets, matched_sets, matched_outcomes, matched_effects]
 matching_checks = [balanced_after_matching]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from speval.matching import (MatchSettings, did_effect, match, propensity_logit, sensitivity_grid, smd,
-                             treated_sd)
+from speval.matching import MatchSettings, balance_table, did_effect, match, propensity_logit, sensitivity_grid
 
 COVARIATES = (
     "age", "female", "imd_decile", "ltc_count", "risk_score",
@@ -25,6 +24,8 @@ SETS_SCHEMA = {"setting": pl.String, "cohort": pl.String, "set_id": pl.Int64, "r
                "logit": pl.Float64}
 UNMATCHED_SCHEMA = {"setting": pl.String, "cohort": pl.String, "person_id": pl.String, "stratum_month": pl.Date,
                     "reason": pl.String}
+BALANCE_SCHEMA = {"setting": pl.String, "cohort": pl.String, "covariate": pl.String, "smd_before": pl.Float64,
+                  "smd_after": pl.Float64, "variance_ratio_after": pl.Float64}
 
 
 def setting_name(s: MatchSettings) -> str:
@@ -35,14 +36,19 @@ def all_settings(primary: MatchSettings) -> list[tuple[str, MatchSettings]]:
     return [("primary", primary)] + [(setting_name(s), s) for s in sensitivity_grid() if s != primary]
 
 
-def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettings]]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Match each cohort's treated to candidates under every setting. Set ids number the matched treated
-    within a (setting, cohort)."""
-    sets, unmatched = [], []
+def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettings]]
+                 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Match each cohort's treated to candidates under every setting: the matched sets (set ids number the
+    matched treated within a setting and cohort), the unmatched treated with reasons, and the balance of
+    every covariate before and after matching (cobalt's ATT convention; blank where there is nothing to
+    compare, so every setting, cohort and covariate has a row)."""
+    sets, unmatched, balance = [], [], []
     for cohort in COHORTS:
         rows = covariates.filter(pl.col("cohort") == cohort).sort("stratum_month", "role", "person_id",
                                                                   descending=[False, True, False])
         treated = (rows["role"] == "treated").to_numpy()
+        if treated.all():  # no treated, or no candidates: balance cannot be measured
+            balance += [{"setting": name, "cohort": cohort, "covariate": c} for name, _ in settings for c in COVARIATES]
         if not treated.any():
             continue
         if treated.all():  # nobody to compare with: every treated person is unmatched
@@ -58,6 +64,8 @@ def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettin
         logit = propensity_logit(X, treated)
         for name, s in settings:
             result = match(logit, treated, stratum, person, s)
+            balance += [{"setting": name, "cohort": cohort, **row}
+                        for row in balance_table(X, treated, result, list(COVARIATES))]
             set_of = {int(t): i for i, t in enumerate(np.unique(result.treated_row))}
             treated_rows = np.array(sorted(set_of), dtype=np.int64)
             index_date = rows["index_date"]
@@ -79,51 +87,8 @@ def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettin
                 "reason": result.unmatched_reason.astype(str),
             }, schema=UNMATCHED_SCHEMA))
     return (pl.concat(sets) if sets else pl.DataFrame(schema=SETS_SCHEMA),
-            pl.concat(unmatched) if unmatched else pl.DataFrame(schema=UNMATCHED_SCHEMA))
-
-
-def balance(covariates: pl.DataFrame, sets: pl.DataFrame, settings: list[str]) -> pl.DataFrame:
-    """Standardised mean differences per covariate before matching (treated vs every candidate row) and after
-    (treated vs matched controls, ATT-weighted), on the matching covariates; cobalt's ATT convention. Every
-    setting, cohort and covariate gets a row; blank where there is nothing to compare."""
-    out = []
-    for name in settings:
-        for cohort in COHORTS:
-            rows = covariates.filter(pl.col("cohort") == cohort)
-            treated_all = rows.filter(pl.col("role") == "treated")
-            candidates = rows.filter(pl.col("role") == "candidate")
-            members = sets.filter((pl.col("setting") == name) & (pl.col("cohort") == cohort)).with_columns(
-                covariate_role=pl.when(pl.col("role") == "control").then(pl.lit("candidate")).otherwise(pl.col("role"))
-            ).join(rows.rename({"role": "covariate_role"}),
-                   on=["cohort", "stratum_month", "person_id", "covariate_role"], how="left")
-            treated_after = members.filter(pl.col("role") == "treated")
-            controls_after = members.filter(pl.col("role") == "control")
-            for covariate in COVARIATES:
-                t = treated_all[covariate].to_numpy().astype(float)
-                sd = treated_sd(t) if len(t) > 1 else 0.0
-                c = candidates[covariate].to_numpy().astype(float)
-                ta = treated_after[covariate].to_numpy().astype(float)
-                ca = controls_after[covariate].to_numpy().astype(float)
-                wa = controls_after["weight"].to_numpy()
-                out.append({
-                    "setting": name, "cohort": cohort, "covariate": covariate,
-                    "smd_before": smd(t, c, None, sd) if len(t) and len(c) else None,
-                    "smd_after": smd(ta, ca, wa, sd) if len(ta) and len(ca) else None,
-                    "variance_ratio_after": _variance_ratio(ta, ca, wa),
-                })
-    return pl.DataFrame(out, schema={"setting": pl.String, "cohort": pl.String, "covariate": pl.String,
-                                     "smd_before": pl.Float64, "smd_after": pl.Float64,
-                                     "variance_ratio_after": pl.Float64}).with_columns(
-        pl.col("smd_before", "smd_after").fill_nan(None))
-
-
-def _variance_ratio(t: np.ndarray, c: np.ndarray, w: np.ndarray) -> float | None:
-    if len(t) < 2 or len(c) < 2 or w.sum() <= 0:
-        return None
-    mean = np.average(c, weights=w)
-    vc = np.average((c - mean) ** 2, weights=w)
-    vt = float(np.var(t, ddof=1))
-    return vt / vc if vc > 0 else None
+            pl.concat(unmatched) if unmatched else pl.DataFrame(schema=UNMATCHED_SCHEMA),
+            pl.DataFrame(balance, schema=BALANCE_SCHEMA).with_columns(pl.col("smd_before", "smd_after").fill_nan(None)))
 
 
 EFFECT_SCHEMA = {"setting": pl.String, "cohort": pl.String, "measure": pl.String, "n_treated": pl.Int64,

@@ -442,10 +442,20 @@ def smd(x_treated: np.ndarray, x_control: np.ndarray, w_control: np.ndarray | No
     return diff / float(sd_treated)
 
 
+def variance_ratio(x_treated: np.ndarray, x_control: np.ndarray, w_control: np.ndarray) -> float | None:
+    """Treated variance over the (weighted) control variance; None when either is undefined."""
+    if len(x_treated) < 2 or len(x_control) < 2 or w_control.sum() <= 0:
+        return None
+    mean = np.average(x_control, weights=w_control)
+    vc = float(np.average((x_control - mean) ** 2, weights=w_control))
+    return float(np.var(x_treated, ddof=1)) / vc if vc > 0 else None
+
+
 def balance_table(X: np.ndarray, treated: np.ndarray, result: MatchResult,
                   names: list[str] | None = None) -> list[dict]:
     """SMD of every column of X before matching (all treated vs all candidate rows, unweighted) and after
-    (matched treated vs their controls, ATT-weighted), with the all-treated SD as the denominator."""
+    (matched treated vs their controls, ATT-weighted), with the all-treated SD as the denominator; and the
+    variance ratio after matching."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
@@ -461,6 +471,8 @@ def balance_table(X: np.ndarray, treated: np.ndarray, result: MatchResult,
             "smd_before": smd(col[treated], col[~treated], None, sd),
             "smd_after": smd(col[matched_t], col[result.control_row], result.weight, sd)
             if result.control_row.size else math.nan,
+            "variance_ratio_after": variance_ratio(col[matched_t], col[result.control_row], result.weight)
+            if result.control_row.size else None,
         })
     return out
 
