@@ -1,7 +1,9 @@
 """Great Expectations suites: what every staged (accepted) table must satisfy, one suite per file type.
 
 The row-level rules run as set-based SQL in DuckDB (`speval.validate`) and quarantine what breaks them;
-these suites then check, with an independent engine, that the accepted rows really meet the contract.
+these suites then check, with an independent engine, that the accepted rows really meet the contract. What
+the contract declares (columns, mandatory fields, keys, code sets, ranges) is read from `speval.contract`;
+the row rules it states in SQL are restated below in GX terms.
 They run in blocking Dagster asset checks: a failure means a rule let a bad row through, and the run stops
 before any report. GX 1.x validates pandas frames with an ephemeral context (no Polars or DuckDB engine
 that works here); it is imported lazily because it takes seconds to import.
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from speval.contract import SPECS, FileSpec
 
 
 @dataclass(frozen=True)
@@ -69,92 +73,37 @@ def within_coverage(column: str, c: Coverage) -> list:
     return between(column, c.start, c.cutoff)
 
 
-SCORES = ("FEELING_POSITIVE", "LIFESTYLE", "LOOKING_AFTER_YOURSELF", "MANAGING_SYMPTOMS",
-          "WORK_VOLUNTEERING_SOCIAL", "MONEY", "WHERE_YOU_LIVE", "FAMILY_FRIENDS")
+def declared(spec: FileSpec) -> list:
+    """What the contract declares for the file (speval/contract.py, the single source): its columns, the
+    fields never blank, the unique key, the code sets and the numeric ranges."""
+    return [
+        *columns(*spec.required_columns),
+        *never_blank(*(c.name for c in spec.columns if c.mandatory)),
+        *(unique(spec.key[0]) if len(spec.key) == 1 else []),
+        *(e for c in spec.columns if c.codes for e in one_of(c.name, *c.codes)),
+        *(e for c in spec.columns if c.min is not None or c.max is not None for e in between(c.name, c.min, c.max)),
+    ]
+
+
+# Row rules the contract states in SQL (cross-column order, coverage, code formats), restated for GX.
+ROW_RULES = {
+    "persons": lambda c: [*not_before("REGISTERED_TO", "REGISTERED_FROM")],
+    "apc": lambda c: [
+        *matches("ADMIMETH", r"^[0-9A-Z]{2}$"),
+        *not_before("EPISTART", "ADMIDATE"), *not_before("EPIEND", "EPISTART"), *not_before("DISDATE", "ADMIDATE"),
+        *within_coverage("ADMIDATE", c), *within_coverage("EPISTART", c),
+    ],
+    "ae": lambda c: [*matches("ARRIVALTIME", r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"),
+                     *within_coverage("ARRIVALDATE", c)],
+    "op": lambda c: [*within_coverage("APPTDATE", c)],
+    "referrals": lambda c: [*not_before("CLOSED_DATE", "REFERRAL_DATE")],
+    "provider_activity": lambda c: [*not_before("END_DATE", "START_DATE")],
+}
 
 
 def suite(name: str, c: Coverage) -> list:
     """The expectations for the staged table of file type `name`."""
-    suites = {
-        "persons": lambda: [
-            *columns("TOKEN_PERSON_ID", "YEAR_OF_BIRTH", "SEX", "LSOA11", "IMD_DECILE", "GPPRAC", "LTC_COUNT",
-                     "RISK_SCORE", "REGISTERED_FROM", "REGISTERED_TO", "DATE_OF_DEATH"),
-            *never_blank("TOKEN_PERSON_ID", "YEAR_OF_BIRTH", "SEX", "GPPRAC", "REGISTERED_FROM"),
-            *unique("TOKEN_PERSON_ID"),
-            *one_of("SEX", "1", "2", "9"),
-            *between("IMD_DECILE", 1, 10), *between("LTC_COUNT", 0), *between("RISK_SCORE", 0, 100),
-            *not_before("REGISTERED_TO", "REGISTERED_FROM"),
-        ],
-        "apc": lambda: [
-            *columns("TOKEN_PERSON_ID", "EPIKEY", "PROCODE3", "ADMIDATE", "EPISTART", "EPIEND", "DISDATE",
-                     "EPIORDER", "EPISTAT", "ADMIMETH", "CLASSPAT", "DISMETH", "DIAG_4_01"),
-            *never_blank("TOKEN_PERSON_ID", "EPIKEY", "PROCODE3", "ADMIDATE", "EPISTART", "EPISTAT", "ADMIMETH",
-                         "CLASSPAT"),
-            *unique("EPIKEY"),
-            *one_of("CLASSPAT", "1", "2", "3", "4", "5"),
-            *matches("ADMIMETH", r"^[0-9A-Z]{2}$"),
-            *not_before("EPISTART", "ADMIDATE"), *not_before("EPIEND", "EPISTART"),
-            *not_before("DISDATE", "ADMIDATE"),
-            *within_coverage("ADMIDATE", c), *within_coverage("EPISTART", c),
-        ],
-        "ae": lambda: [
-            *columns("TOKEN_PERSON_ID", "AEKEY", "PROCODE3", "ARRIVALDATE", "ARRIVALTIME", "AEATTENDCAT",
-                     "AEARRIVALMODE", "AEATTENDDISP"),
-            *never_blank("TOKEN_PERSON_ID", "AEKEY", "PROCODE3", "ARRIVALDATE", "ARRIVALTIME", "AEATTENDCAT"),
-            *unique("AEKEY"),
-            *one_of("AEATTENDCAT", "1", "2", "3"),
-            *matches("ARRIVALTIME", r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"),
-            *within_coverage("ARRIVALDATE", c),
-        ],
-        "op": lambda: [
-            *columns("TOKEN_PERSON_ID", "ATTENDKEY", "PROCODE3", "APPTDATE", "ATTENDED", "FIRSTATT", "TRETSPEF"),
-            *never_blank("TOKEN_PERSON_ID", "ATTENDKEY", "PROCODE3", "APPTDATE", "ATTENDED"),
-            *unique("ATTENDKEY"),
-            *one_of("ATTENDED", "0", "2", "3", "4", "5", "6", "7", "9"),
-            *one_of("FIRSTATT", "1", "2", "3", "4"),
-            *within_coverage("APPTDATE", c),
-        ],
-        "referrals": lambda: [
-            *columns("REFERRAL_ID", "TOKEN_PERSON_ID", "PROGRAMME", "REFERRAL_DATE", "STATUS", "CLOSED_DATE"),
-            *never_blank("REFERRAL_ID", "TOKEN_PERSON_ID", "PROGRAMME", "REFERRAL_DATE"),
-            *unique("REFERRAL_ID"),
-            *one_of("PROGRAMME", "LTC", "MH"),
-            *one_of("STATUS", "Referred", "Engaged", "Took up", "Declined", "Closed"),
-            *not_before("CLOSED_DATE", "REFERRAL_DATE"),
-        ],
-        "onward_referrals": lambda: [
-            *columns("ONWARD_ID", "REFERRAL_ID", "ONWARD_DATE", "FUNDING"),
-            *never_blank("ONWARD_ID", "REFERRAL_ID", "ONWARD_DATE", "FUNDING"),
-            *unique("ONWARD_ID"),
-            *one_of("FUNDING", "Funded", "Non-funded", "Statutory"),
-        ],
-        "assessments": lambda: [
-            *columns("ASSESSMENT_ID", "REFERRAL_ID", "ASSESSMENT_DATE", "ASSESSMENT_TYPE", *SCORES),
-            *never_blank("ASSESSMENT_ID", "REFERRAL_ID", "ASSESSMENT_DATE", "ASSESSMENT_TYPE"),
-            *unique("ASSESSMENT_ID"),
-            *one_of("ASSESSMENT_TYPE", "Baseline", "Review"),
-            *(e for score in SCORES for e in between(score, 1, 5)),
-        ],
-        "provider_cover": lambda: [*columns("FIELD", "VALUE"), *never_blank("FIELD")],
-        "provider_activity": lambda: [
-            *columns("REFERRAL_ID", "SERVICE_CODE", "START_DATE", "END_DATE", "SESSIONS_ATTENDED", "OUTCOME"),
-            *never_blank("REFERRAL_ID"), *between("SESSIONS_ATTENDED", 0), *not_before("END_DATE", "START_DATE"),
-        ],
-        "provider_volunteering": lambda: [
-            *columns("MONTH", "VOLUNTEERS", "HOURS"), *never_blank("MONTH"),
-            *between("VOLUNTEERS", 0), *between("HOURS", 0),
-        ],
-        "provider_welfare": lambda: [
-            *columns("REFERRAL_ID", "BENEFIT_TYPE", "AWARD_DATE", "WEEKLY_AMOUNT_GBP"),
-            *never_blank("REFERRAL_ID", "BENEFIT_TYPE", "WEEKLY_AMOUNT_GBP"), *between("WEEKLY_AMOUNT_GBP", 0),
-        ],
-        "provider_funding": lambda: [
-            *columns("FUNDER", "AMOUNT_GBP", "DATE_AWARDED", "ATTRIBUTED_TO_PROGRAMME"),
-            *never_blank("FUNDER", "AMOUNT_GBP"), *between("AMOUNT_GBP", 0),
-            *one_of("ATTRIBUTED_TO_PROGRAMME", "Y", "N"),
-        ],
-    }
-    return suites[name]()
+    return declared(SPECS[name]) + ROW_RULES.get(name, lambda _: [])(c)
 
 
 _CONTEXT = None
