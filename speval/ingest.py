@@ -10,6 +10,7 @@ Files carrying direct identifiers are refused here, before anything reaches Duck
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import zipfile
@@ -195,20 +196,34 @@ def _load_grid(reader, path: Path, sheet_name: str) -> tuple[pl.DataFrame, pl.Se
     return grid, pl.Series(range(row0, row0 + grid.height))
 
 
-def refuse_workbook_identifiers(reader, path: Path, data_dir: Path, contract_sheets: set[str]) -> None:
+def refuse_workbook_identifiers(path: Path, data_dir: Path, contract_sheets: frozenset[str]) -> None:
     """Every sheet of a workbook, not only the contract's, is checked for NHS numbers; on sheets the
-    contract does not define, a cell named like a direct-identifier column (e.g. `Surname`) refuses it too."""
+    contract does not define, a cell named like a direct-identifier column (e.g. `Surname`) refuses it too.
+    The five sheet assets share one scan per workbook version."""
+    problem = _workbook_identifier_problem(str(path), sha256_of(path), str(data_dir), contract_sheets)
+    if problem:
+        raise FileRefused(problem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _workbook_identifier_problem(path: str, sha256: str, data_dir: str, contract_sheets: frozenset[str]) -> str | None:
+    """The refusal message for a workbook carrying identifiers, or None (cached by path and content hash)."""
+    book, root = Path(path), Path(data_dir)
+    reader = fastexcel.read_excel(path)
     for name in reader.sheet_names:
-        label = f"{path.relative_to(data_dir).as_posix()}#{name}"
-        grid, numbers = _load_grid(reader, path, name)
-        refuse_identifiers(grid, label, numbers)
+        label = f"{book.relative_to(root).as_posix()}#{name}"
+        grid, numbers = _load_grid(reader, book, name)
+        try:
+            refuse_identifiers(grid, label, numbers)
+        except IdentifierError as refused:
+            return str(refused)
         if canonical_header(name) not in contract_sheets:
             for letter in grid.columns:
                 named = grid.select(identifier_name_mask(pl.col(letter)).arg_true()).to_series()
                 if named.len():
-                    raise FileRefused(
-                        f"{label}: refused — row {numbers[int(named[0])]}, column {letter} is headed like a direct "
-                        f"identifier (CONTRACT.md §2)")
+                    return (f"{label}: refused — row {numbers[int(named[0])]}, column {letter} is headed like a "
+                            f"direct identifier (CONTRACT.md §2)")
+    return None
 
 
 def _is_blank(frame: pl.DataFrame) -> pl.Expr:
@@ -226,8 +241,8 @@ def read_workbook_sheet(path: Path, data_dir: Path, spec: FileSpec, delivery: st
     from speval.contract import PROVIDER_SHEETS
 
     try:
+        refuse_workbook_identifiers(path, data_dir, frozenset(canonical_header(s.filename) for s in PROVIDER_SHEETS))
         reader = fastexcel.read_excel(str(path))
-        refuse_workbook_identifiers(reader, path, data_dir, {canonical_header(s.filename) for s in PROVIDER_SHEETS})
         names = {canonical_header(n): n for n in reader.sheet_names}
         if canonical_header(spec.filename) not in names:
             raise FileRefused(f"{file}: refused — workbook has no sheet {spec.filename!r}")
