@@ -36,4 +36,4 @@ bench: setup
 	@$(UV) run --frozen python bench/hes_stage.py
 
 clean:
-	rm -rf reports/out data/warehouse.duckdb data/warehouse.duckdb.wal .dagster
+	rm -rf reports/out data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock .dagster

@@ -8,10 +8,10 @@ import polars as pl
 
 from pipelines.resources import EvaluationSettings, Warehouse
 from speval.contract import ALL_SPECS, HES_FILES, FileSpec
-from speval.deliveries import select_deliveries
+from speval.deliveries import files_not_read, select_deliveries, unreadable_returns
 from speval.identifiers import IdentifierError
 from speval.ingest import (FileRefused, empty_raw_frame, load_raw, read_csv_file, read_delivered,
-                           refuse_changed_files)
+                           refuse_changed_files, refuse_vanished_files, sha256_of)
 from speval.outputs import clear_run_folder
 from speval.quarters import quarter_end, quarter_start
 from speval.warehouse import one, replace_table
@@ -22,8 +22,13 @@ PARAMETERS_KEY = dg.AssetKey(["analysis", "parameters"])
 @dg.asset(key=PARAMETERS_KEY, group_name="ingest", kinds={"duckdb"})
 def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """The run's parameters and the deliveries it uses (latest HES and outcome-tool delivery with key <= the
-    reporting quarter; every provider-returns folder with key <= it), as one row every analysis reads."""
+    reporting quarter; every provider-returns folder with key <= it), as one row every analysis reads.
+    First checks that the output folder can be written (before any work), then removes the previous run's
+    outputs and any staging folder a killed run left (ADR 0013)."""
+    from speval.outputs import check_output_folder
+
     settings.check()
+    check_output_folder(settings.run_folder())
     clear_run_folder(settings.run_folder())
     used = select_deliveries(settings.data_path(), settings.quarter)
     row = pl.DataFrame(
@@ -57,10 +62,44 @@ def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mat
     )
 
 
+DELIVERY_FILES_KEY = dg.AssetKey(["audit", "delivery_files"])
+
+
+@dg.asset(key=DELIVERY_FILES_KEY, deps=[PARAMETERS_KEY], group_name="ingest", kinds={"duckdb"})
+def delivery_files(context, settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    """The deliveries in use as found on disk, before any data file is read: the HES manifest (hashed, and
+    refused if it changed since this warehouse first read it), every file or folder that is not read and why,
+    and a refusal when a file ingested before has vanished or a provider return is in a format that cannot be
+    read. Nothing delivered is ignored without notice."""
+    data_dir = settings.data_path()
+    used = select_deliveries(data_dir, settings.quarter)
+    not_read = files_not_read(data_dir, used)
+    refusals = unreadable_returns(not_read)
+    if refusals:
+        raise FileRefused("\n".join(refusals))
+    manifest = data_dir / "hes" / used.hes / "manifest.json"
+    manifest_file = manifest.relative_to(data_dir).as_posix()
+    rows = [("hes", used.hes, manifest_file, sha256_of(manifest), "read", "delivery manifest: coverage and cut-off")]
+    rows += [(n.source, n.file.split("/")[1], n.file, None, "not read", n.reason) for n in not_read]
+    folders = [data_dir / "hes" / used.hes, data_dir / "outcome_tool" / used.outcome_tool,
+               *(data_dir / "provider_returns" / key for key in used.provider_returns)]
+    with warehouse.connect() as con:
+        refuse_vanished_files(con, data_dir, folders)
+        refuse_changed_files(con, data_dir, [(manifest_file, rows[0][3])])
+        frame = pl.DataFrame(rows, schema=["source", "delivery", "file", "sha256", "status", "note"], orient="row")
+        replace_table(con, "audit.delivery_files", frame)
+    for n in not_read:
+        context.log.warning(f"not read: {n.file} ({n.reason})")
+    return dg.MaterializeResult(
+        metadata={"manifest_sha256": rows[0][3], "files_not_read": len(not_read),
+                  "not_read": dg.MetadataValue.md("\n".join(f"- `{n.file}`: {n.reason}" for n in not_read) or "none")}
+    )
+
+
 def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["raw", spec.name]),
-        deps=[PARAMETERS_KEY],
+        deps=[DELIVERY_FILES_KEY],
         group_name="ingest",
         kinds={"duckdb"},
         description=f"{spec.filename} ({spec.source}) as delivered, every cell as text, with provenance "
@@ -74,7 +113,7 @@ def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
             )
             providers = tuple(p for p in providers.split(",") if p)
             files = read_delivered(spec, settings.data_path(), hes, ot, providers)
-            refuse_changed_files(con, settings.data_path(), files)
+            refuse_changed_files(con, settings.data_path(), [(f.file, f.sha256) for f in files])
             load_raw(con, spec, files)
         fingerprint = hashlib.sha256("".join(f.file + f.sha256 for f in files).encode()).hexdigest()
         return dg.MaterializeResult(

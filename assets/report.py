@@ -1,12 +1,16 @@
 """Report: the contract tables as CSV, the disclosure-controlled evaluation report (HTML + PDF), and the
-run manifest an auditor starts from."""
+run manifest an auditor starts from.
+
+Every output is written to the run's staging folder (`<out>/<PROGRAMME>/.<QUARTER>.partial-<run id>`);
+the last asset writes the manifest there and then publishes the folder as `<out>/<PROGRAMME>/<QUARTER>/`
+in one rename, so a run that fails or is killed leaves no report (ADR 0013)."""
 from __future__ import annotations
 
 import dagster as dg
 
 from pipelines.resources import REPO_ROOT, EvaluationSettings, Warehouse
 from speval.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
-                            read_contract_table, write_manifest)
+                            missing_outputs, publish_run_folder, read_contract_table, write_manifest)
 
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
 TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()})
@@ -18,22 +22,33 @@ TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()})
     group_name="report",
     kinds={"csv"},
 )
-def analysis_tables(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+def analysis_tables(context, settings: EvaluationSettings,
+                    warehouse: Warehouse) -> dg.MaterializeResult:
     """The analysis tables of CONTRACT.md §3, unsuppressed and unrounded (restricted), in `<run>/tables/`;
     the HES data-quality summary in `<run>/quality/`."""
+    staging = settings.staging_folder(context.run)
     with warehouse.connect() as con:
-        written = export_tables(con, settings.run_folder())
-    return dg.MaterializeResult(
-        metadata={name: dg.MetadataValue.path(str(path)) for name, path in written.items()}
-    )
+        written = export_tables(con, staging)
+    return dg.MaterializeResult(metadata=_published_paths(written, staging, settings))
+
+
+def _published_paths(written: dict, staging, settings: EvaluationSettings) -> dict:
+    """Metadata paths where the files will be once the run is published."""
+    return {name: dg.MetadataValue.path(str(settings.run_folder() / path.relative_to(staging)))
+            for name, path in written.items()}
 
 
 def report_meta(con, settings: EvaluationSettings) -> dict:
     p = con.sql("SELECT * FROM analysis.parameters").pl().row(0, named=True)
+    # Every file the run read: the data files (audit.files, one row per workbook) and the HES manifest.
     inputs = con.sql(
         "SELECT source, delivery, split_part(file, '#', 1) AS file, any_value(sha256) AS sha256, "
-        "sum(rows_read)::BIGINT AS rows_read FROM audit.files GROUP BY ALL ORDER BY source, file"
+        "sum(rows_read)::BIGINT AS rows_read FROM audit.files GROUP BY ALL "
+        "UNION ALL SELECT source, delivery, file, sha256, NULL FROM audit.delivery_files WHERE status = 'read' "
+        "ORDER BY source, file"
     ).pl()
+    not_read = con.sql("SELECT source, file, note AS reason FROM audit.delivery_files WHERE status = 'not read' "
+                       "ORDER BY source, file").pl()
     return {
         "programme": settings.programme,
         "programme_name": {"LTC": "Long-term conditions", "MH": "Mental health"}[settings.programme],
@@ -63,6 +78,7 @@ def report_meta(con, settings: EvaluationSettings) -> dict:
         },
         "code_version": code_version(REPO_ROOT)["git_commit"],
         "input_files": inputs.to_dicts(),
+        "files_not_read": not_read.to_dicts(),
     }
 
 
@@ -72,16 +88,18 @@ def report_meta(con, settings: EvaluationSettings) -> dict:
     group_name="report",
     kinds={"pdf", "html"},
 )
-def evaluation_report(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+def evaluation_report(context, settings: EvaluationSettings,
+                      warehouse: Warehouse) -> dg.MaterializeResult:
     """The publishable evaluation report, disclosure control applied, as HTML and PDF."""
     from speval.report import render_report
 
+    staging = settings.staging_folder(context.run)
     with warehouse.connect() as con:
         tables = {name: read_contract_table(con, name) for name in REPORT_TABLES}
         tables |= {name: con.sql(query).pl() for name, query in REPORT_ONLY_TABLES.items()}
         meta = report_meta(con, settings)
-    paths = render_report(tables, meta, settings.run_folder())
-    return dg.MaterializeResult(metadata={k: dg.MetadataValue.path(str(v)) for k, v in paths.items()})
+    paths = render_report(tables, meta, staging)
+    return dg.MaterializeResult(metadata=_published_paths(paths, staging, settings))
 
 
 @dg.asset(
@@ -90,10 +108,15 @@ def evaluation_report(settings: EvaluationSettings, warehouse: Warehouse) -> dg.
     group_name="report",
     kinds={"json"},
 )
-def run_manifest(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+def run_manifest(context, settings: EvaluationSettings,
+                 warehouse: Warehouse) -> dg.MaterializeResult:
     """run_manifest.json: every input file with its sha256, deliveries, parameters, code and package
-    versions, and the sha256 of every output."""
-    folder = settings.run_folder()
+    versions, and the sha256 of every output. Written last, into the staging folder, which is then
+    published as the run folder: the run's outputs appear all at once, and only when the run succeeded."""
+    folder = settings.staging_folder(context.run)
+    missing = missing_outputs(folder)
+    if missing:  # e.g. only part of the job was materialized: publish nothing rather than part of a run
+        raise RuntimeError(f"not published: this run did not write {', '.join(missing)} (run the whole job)")
     with warehouse.connect() as con:
         meta = report_meta(con, settings)
         compared = con.sql(
@@ -109,9 +132,11 @@ def run_manifest(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mater
         code=code_version(REPO_ROOT),
         outputs=outputs,
         compared_inputs=compared,
+        not_read=meta["files_not_read"],
     )
+    publish_run_folder(folder, settings.run_folder())
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(folder / "run_manifest.json")),
+        metadata={"path": dg.MetadataValue.path(str(settings.run_folder() / "run_manifest.json")),
                   "outputs": len(manifest["outputs"]), "inputs": len(manifest["inputs"])}
     )
 

@@ -1,11 +1,12 @@
 """Validate: contract rules turn each raw file type into staged (accepted) rows, with every other row
-quarantined or counted as a duplicate. A blocking check proves each file reconciles."""
+quarantined or counted as a duplicate. A blocking check proves each file reconciles; another stops the run
+when a file has too large a share of its rows quarantined (ADR 0013)."""
 from __future__ import annotations
 
 import dagster as dg
 
 from assets.sql_table import sql_table_asset
-from pipelines.resources import Warehouse
+from pipelines.resources import EvaluationSettings, Warehouse
 from speval.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.validate import validate_file_type
 from speval.warehouse import one
@@ -94,7 +95,33 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
             metadata={"files_over_5pct": dg.MetadataValue.json({f: round(100 * v, 1) for f, v in shares})},
         )
 
-    return [_staged, _reconciles, _meets_expectations, _quarantine_share]
+    @dg.asset_check(asset=_staged, name="quarantine_share_within_limit", blocking=True)
+    def _quarantine_limit(settings: EvaluationSettings, warehouse: Warehouse) -> dg.AssetCheckResult:
+        """Stops the run when a file of at least `quarantine_share_min_rows` rows (default 20; total rows of
+        workbooks aside) has more than `max_quarantined_share` (default 0.5) of them quarantined: a report
+        built on the remainder would mislead. Smaller files (a short workbook sheet, where one bad row is a
+        large share) are left to the 5% warning."""
+        limit, min_rows = settings.max_quarantined_share, settings.quarantine_share_min_rows
+        with warehouse.connect() as con:
+            over = con.execute(
+                "SELECT file, count(*) FILTER (WHERE outcome = 'quarantined') AS quarantined, count(*) AS n "
+                "FROM audit.row_outcomes WHERE spec = ? AND coalesce(reason, '') <> 'total row' "
+                "GROUP BY file HAVING n >= ? AND quarantined > ? * n ORDER BY file",
+                [spec.name, min_rows, limit],
+            ).fetchall()
+        files = "; ".join(f"{file} {100 * q / n:.1f}% ({q} of {n} rows)" for file, q, n in over)
+        return dg.AssetCheckResult(
+            passed=not over,
+            description=(f"more than {100 * limit:g}% of rows quarantined (max_quarantined_share, files of "
+                         f"{min_rows}+ rows): {files}") if over else None,
+            metadata={
+                "files_over_limit": dg.MetadataValue.json({f: round(100 * q / n, 1) for f, q, n in over}),
+                "max_quarantined_share": limit,
+                "quarantine_share_min_rows": min_rows,
+            },
+        )
+
+    return [_staged, _reconciles, _meets_expectations, _quarantine_share, _quarantine_limit]
 
 
 _staged = [staged_asset(spec) for spec in ALL_SPECS]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.cohorts import attrition_steps_never_increase, cohort_assets, core_assets
-from assets.ingest import previous_raw_assets, raw_assets, run_parameters
+from assets.ingest import delivery_files, previous_raw_assets, raw_assets, run_parameters
 from assets.matching import matching_assets, matching_checks
 from assets.outcomes import hospital_use_matches_attrition, outcome_assets
 from assets.report import report_assets
@@ -14,7 +14,7 @@ from pipelines.schedules import quarterly_report_schedule
 from pipelines.jobs import quarterly_evaluation
 
 defs = dg.Definitions(
-    assets=[run_parameters, *raw_assets, *previous_raw_assets, *staged_assets, *audit_assets, *core_assets, *cohort_assets,
+    assets=[run_parameters, delivery_files, *raw_assets, *previous_raw_assets, *staged_assets, *audit_assets, *core_assets, *cohort_assets,
             *outcome_assets, *matching_assets, *report_assets],
     asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition, *matching_checks],
     jobs=[quarterly_evaluation],

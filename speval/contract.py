@@ -60,6 +60,12 @@ class FileSpec:
         return self.source == "provider_returns"
 
     @property
+    def rows_required(self) -> bool:
+        """A HES file or the referrals export with a header and no rows is refused: nothing can be evaluated
+        from it (an empty provider sheet is normal)."""
+        return self.source == "hes" or self.name == "referrals"
+
+    @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 

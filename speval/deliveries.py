@@ -10,7 +10,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from speval.contract import HES_FILES, OUTCOME_TOOL_FILES
+from speval.identifiers import safe_name
 from speval.quarters import is_quarter, parse_quarter
+
+EXPECTED_FILES = {
+    "hes": {"manifest.json", *(s.filename for s in HES_FILES)},
+    "outcome_tool": {s.filename for s in OUTCOME_TOOL_FILES},
+}
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+OTHER_WORKBOOK_SUFFIXES = (".xls", ".xlsb", ".ods")
 
 
 class DeliveryError(Exception):
@@ -82,3 +91,54 @@ def select_deliveries(data_dir: Path, quarter: str) -> DeliveriesInUse:
     manifest = read_hes_manifest(data_dir / "hes" / hes / "manifest.json")
     previous = previous_delivery(data_dir, "hes", hes)
     return DeliveriesInUse(quarter, hes, previous, outcome_tool, providers, manifest)
+
+
+@dataclass(frozen=True)
+class NotRead:
+    """A file or folder the run found where deliveries live but did not read, and why."""
+
+    source: str
+    file: str  # relative to the data folder; a name holding an identifier is withheld
+    reason: str
+
+
+def _relative(path: Path, data_dir: Path) -> str:
+    relative = path.relative_to(data_dir)
+    return (relative.parent / safe_name(relative.name)).as_posix() + ("/" if path.is_dir() else "")
+
+
+def files_not_read(data_dir: Path, used: DeliveriesInUse) -> list[NotRead]:
+    """What sits in the deliveries in use but is not read (an extra file, an Excel lock file), and every
+    folder whose name is not a quarter key (`2013q4`, `2013-Q4`), which no run ever reads. Listed in the
+    report's appendix and the run manifest, so nothing delivered is ignored without notice."""
+    found = []
+    for source in ("hes", "outcome_tool", "provider_returns"):
+        folder = data_dir / source
+        for entry in sorted(folder.iterdir()) if folder.is_dir() else ():
+            if not (entry.is_dir() and is_quarter(entry.name)):
+                reason = ("folder name is not a quarter key like 2013Q4: never read" if entry.is_dir()
+                          else "not inside a quarter's folder")
+                found.append(NotRead(source, _relative(entry, data_dir), reason))
+    in_use = [("hes", used.hes), ("outcome_tool", used.outcome_tool),
+              *(("provider_returns", key) for key in used.provider_returns)]
+    for source, key in in_use:
+        for entry in sorted((data_dir / source / key).iterdir()):
+            if source in EXPECTED_FILES:
+                if entry.name in EXPECTED_FILES[source] and entry.is_file():
+                    continue
+                reason = f"not a file of the {source.replace('_', '-')} delivery"
+            elif entry.is_file() and entry.suffix.lower() in WORKBOOK_SUFFIXES:
+                if not entry.name.startswith("~$"):
+                    continue
+                reason = "Excel lock file (the workbook was open when the delivery was copied)"
+            else:
+                reason = "not an .xlsx or .xlsm workbook"
+            found.append(NotRead(source, _relative(entry, data_dir), reason))
+    return found
+
+
+def unreadable_returns(not_read: list[NotRead]) -> list[str]:
+    """Provider returns saved in a workbook format the pipeline cannot read (`.xls`, `.xlsb`, `.ods`): a
+    provider's quarter would be lost, so the run is refused rather than reporting without it."""
+    return [f"{n.file}: refused — provider returns must be .xlsx or .xlsm workbooks (save it as .xlsx)"
+            for n in not_read if n.source == "provider_returns" and n.file.lower().endswith(OTHER_WORKBOOK_SUFFIXES)]

@@ -5,9 +5,13 @@ applies disclosure control (`speval.disclosure`). Nothing here reads the clock.
 """
 from __future__ import annotations
 
+import errno
 import importlib.metadata
 import json
+import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -97,19 +101,82 @@ def export_tables(con, run_dir: Path) -> dict[str, Path]:
 
 
 RUN_OUTPUTS = ("evaluation_report.pdf", "evaluation_report.html", "run_manifest.json", "tables", "quality")
+STAGING_MARK = ".partial-"
+
+
+class OutputFolderError(RuntimeError):
+    """The output folder cannot be created or written."""
+
+
+def check_output_folder(run_folder: Path) -> None:
+    """Fail before any work unless the run's outputs can be written: `<out>/<PROGRAMME>/` (where the run
+    folder and its staging folder live) must accept a new file, or, if it does not exist yet, its nearest
+    existing ancestor must be a folder that does; so must the run folder if it exists. Creates nothing
+    (a probe file is removed at once). One line naming the folder."""
+    folders = [run_folder] if run_folder.exists() else []
+    target = run_folder.parent
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    folders.append(target)
+    for folder in folders:
+        try:
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
+            handle, probe = tempfile.mkstemp(prefix=".speval-write-check-", dir=folder)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise OutputFolderError(
+                f"the output folder {folder} cannot be written ({reason}); fix its permissions or use --out"
+            ) from None
+
+
+def staging_folder(run_folder: Path, run_id: str) -> Path:
+    """`<out>/<PROGRAMME>/.<QUARTER>.partial-<run id>`: a run's outputs until it has succeeded. Same
+    file system as the run folder, so publishing it is one rename."""
+    return run_folder.with_name(f".{run_folder.name}{STAGING_MARK}{run_id}")
 
 
 def clear_run_folder(folder: Path) -> None:
     """Remove a previous run's outputs before a new run starts, so a failed run leaves no report behind
-    that could be mistaken for its result."""
-    import shutil
-
+    that could be mistaken for its result; and the staging folders runs killed before publishing left."""
     for name in RUN_OUTPUTS:
         path = folder / name
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+    if folder.parent.is_dir():
+        for leftover in folder.parent.glob(f".{folder.name}{STAGING_MARK}*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+
+
+def missing_outputs(staging: Path) -> list[str]:
+    """The run outputs (manifest aside) not yet written to `staging`."""
+    return [name for name in RUN_OUTPUTS if name != "run_manifest.json" and not (staging / name).exists()]
+
+
+def publish_run_folder(staging: Path, run_folder: Path) -> None:
+    """Move a succeeded run's outputs into place: `staging` becomes `run_folder` in one rename, so the run
+    folder never holds part of a run's outputs. The run folder is normally empty here (its previous
+    outputs were cleared when the run started); anything else in it that is not a run output is kept."""
+    try:
+        os.replace(staging, run_folder)  # rename(2): atomic; replaces a missing or empty folder
+        return
+    except OSError as error:
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    aside = staging.with_name(staging.name + "-replaced")
+    os.replace(run_folder, aside)
+    os.replace(staging, run_folder)
+    for entry in aside.iterdir():
+        if entry.name not in RUN_OUTPUTS:
+            os.replace(entry, run_folder / entry.name)
+    shutil.rmtree(aside)
 
 
 def code_version(repo: Path) -> dict:
@@ -136,16 +203,18 @@ def package_versions() -> dict[str, str]:
 
 
 def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: list[dict], code: dict,
-                   outputs: list[Path], compared_inputs: list[dict] = ()) -> dict:
+                   outputs: list[Path], compared_inputs: list[dict] = (), not_read: list[dict] = ()) -> dict:
     """Every input with its sha256, the deliveries used, parameters, code and package versions, and the
     sha256 of every output (paths relative to the run folder). `compared_inputs`: files read only to show
-    what the delivery in use revised (the previous HES delivery), not used by the analysis."""
+    what the delivery in use revised (the previous HES delivery), not used by the analysis. `not_read`:
+    files and folders found where deliveries are kept but not read, with the reason."""
     manifest = {
         "manifest_version": 1,
         "parameters": parameters,
         "deliveries": deliveries,
         "inputs": inputs,
         "compared_inputs": list(compared_inputs),
+        "not_read": list(not_read),
         "code_version": code,
         "packages": package_versions(),
         "outputs": [

@@ -17,7 +17,19 @@ import duckdb
 
 from speval.contract import SPECS, Column, FileSpec
 
-WORKBOOK_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
+# Every rule reads the text through a full-match regex before any cast, and casts with TRY_CAST or
+# TRY_STRPTIME, so no delivered value can make the SQL raise: a value that does not fit is NULL, and a
+# NULL typed value under a non-blank text is `<column>: not a valid <kind>`.
+YEAR = r"([1-9]\d{3}|0[1-9]\d{2}|00[1-9]\d|000[1-9])"  # four digits, not 0000 (DuckDB's 1 BC; Python has no year 0)
+ISO_DATE = rf"{YEAR}-\d{{2}}-\d{{2}}"
+TIME = r"( ([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?)?"  # optional ` H:MM[:SS[.fff]]` after a date
+# UK day-first text dates as (shape of the date, strptime format): the shape stops `%Y` reading `13` as the
+# year 13. Two-digit years go through `%y` like Python's: 00-68 are 2000-2068, 69-99 are 1969-1999.
+UK_DATES = (
+    (rf"\d{{1,2}}/\d{{1,2}}/{YEAR}", "%d/%m/%Y"), (r"\d{1,2}/\d{1,2}/\d{2}", "%d/%m/%y"),
+    (rf"\d{{1,2}}-\d{{1,2}}-{YEAR}", "%d-%m-%Y"), (r"\d{1,2}-\d{1,2}-\d{2}", "%d-%m-%y"),
+    (rf"\d{{1,2}}\.\d{{1,2}}\.{YEAR}", "%d.%m.%Y"), (r"\d{1,2}\.\d{1,2}\.\d{2}", "%d.%m.%y"),
+)
 EXCEL_EPOCH = "DATE '1899-12-30'"
 
 
@@ -29,36 +41,47 @@ def _text(col: str) -> str:
     return f"nullif(trim({q(col)}), '')"
 
 
+def _when(text: str, pattern: str, value: str) -> str:
+    """`value` when the whole of `text` matches `pattern`, else NULL."""
+    return f"CASE WHEN regexp_full_match({text}, '{pattern}') THEN {value} END"
+
+
+def _finite(text: str) -> str:
+    """`text` as a DOUBLE, NULL unless finite: `1e999` would read as infinity."""
+    return f"CASE WHEN isfinite(TRY_CAST({text} AS DOUBLE)) THEN TRY_CAST({text} AS DOUBLE) END"
+
+
 def typed_expression(column: Column, workbook: bool) -> str:
     """SQL turning the delivered text of `column` into its typed value (NULL when blank or invalid)."""
     t = _text(column.name)
     if column.kind in ("str", "code"):
         return t
     if column.kind == "int":
-        pattern = r"^[+-]?\d+(\.0+)?$" if workbook else r"^[+-]?\d+$"
-        return f"CASE WHEN regexp_matches({t}, '{pattern}') THEN CAST(CAST({t} AS DOUBLE) AS BIGINT) END"
+        # Whole numbers that fit BIGINT; workbooks write whole-number cells as `5` but may give `5.0`.
+        if workbook:
+            return _when(t, r"[+-]?\d+(\.0+)?", f"TRY_CAST(split_part({t}, '.', 1) AS BIGINT)")
+        return _when(t, r"[+-]?\d+", f"TRY_CAST({t} AS BIGINT)")
     if column.kind == "float":
-        number = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
-        return f"CASE WHEN regexp_matches({t}, '{number}') THEN CAST({t} AS DOUBLE) END"
+        # Plain decimals, exponent allowed; `nan` and `inf` are not numbers the contract means.
+        return _when(t, r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", _finite(t))
     if column.kind == "money":
-        # `1234.5`, `£1,234.50`, `-£5.00`: commas only as thousands separators.
-        amount = r"^[+-]?£?\s*[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d*)?$"
-        plain = f"regexp_replace({t}, '[£,\\s]', '', 'g')"
-        return f"CASE WHEN regexp_matches({t}, '{amount}') THEN CAST({plain} AS DOUBLE) END"
+        # `1234.5`, `£1,234.50`, `-£5.00`, `£-5.00`: one sign at most, before or after the £; commas only
+        # as thousands separators.
+        amount = r"([+-]?£?|£[+-])\s*(\d{1,3}(,\d{3})+|\d+)(\.\d*)?"
+        return _when(t, amount, _finite(f"regexp_replace({t}, '[£,\\s]', '', 'g')"))
     if column.kind == "time":
-        return f"CASE WHEN regexp_matches({t}, '^([01]\\d|2[0-3]):[0-5]\\d$') THEN {t} END"
+        return _when(t, r"([01]\d|2[0-3]):[0-5]\d", t)
     if column.kind == "date":
-        iso = f"CASE WHEN regexp_matches({t}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}$') THEN TRY_CAST({t} AS DATE) END"
         if not workbook:
-            return iso
-        # Workbooks: calamine gives Excel dates as `YYYY-MM-DD[ HH:MM:SS]`; hand-typed dates are UK
-        # day-first text; a bare number is an Excel serial day. Never month-first.
+            return _when(t, ISO_DATE, f"TRY_CAST({t} AS DATE)")
+        # Workbooks, never month-first. Excel date cells come from calamine as `YYYY-MM-DD HH:MM:SS[.fff]`
+        # and hand-typed dates as UK text, either possibly with a time: the date is kept, the time dropped.
+        # A bare 5-digit number is an Excel serial day (its fraction, a time, dropped too).
         parts = [
-            f"CASE WHEN regexp_matches({t}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}( 00:00:00)?$') "
-            f"THEN TRY_CAST(left({t}, 10) AS DATE) END",
-            *(f"CAST(TRY_STRPTIME({t}, '{fmt}') AS DATE)" for fmt in WORKBOOK_DATE_FORMATS),
-            f"CASE WHEN regexp_matches({t}, '^\\d{{5}}(\\.0+)?$') "
-            f"THEN CAST({EXCEL_EPOCH} + CAST(CAST({t} AS DOUBLE) AS INTEGER) AS DATE) END",
+            _when(t, ISO_DATE + TIME, f"TRY_CAST(left({t}, 10) AS DATE)"),
+            *(_when(t, shape + TIME, f"CAST(TRY_STRPTIME(split_part({t}, ' ', 1), '{fmt}') AS DATE)")
+              for shape, fmt in UK_DATES),
+            _when(t, r"\d{5}(\.\d+)?", f"{EXCEL_EPOCH} + CAST(split_part({t}, '.', 1) AS INTEGER)"),
         ]
         return f"coalesce({', '.join(parts)})"
     raise ValueError(f"unknown column kind {column.kind}")

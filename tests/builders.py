@@ -125,6 +125,13 @@ class Money:
         self.value = value
 
 
+class ExcelError:
+    """A cell whose formula failed, as Excel stores it: an error value such as `#DIV/0!` or `#REF!`."""
+
+    def __init__(self, code: str):
+        self.code = code
+
+
 class ProviderWorkbook:
     """A provider return `<root>/provider_returns/<quarter>/<code>.xlsx`, written cell by cell with xlsxwriter
     the way hand-filled returns arrive: title rows above the header, headers as the template author typed them,
@@ -136,7 +143,8 @@ class ProviderWorkbook:
         book.write()
 
     Cell values: `str` as text, `int`/`float` as numbers, `datetime.date` as a real Excel date (dd/mm/yyyy
-    format), `Money` as a number in £ format, `None` as an empty cell. `sheet` returns the spreadsheet row
+    format; a `datetime.datetime` keeps its time), `Money` as a number in £ format, `ExcelError` as a failed
+    formula, `None` as an empty cell. `sheet` returns the spreadsheet row
     number (1-based, as Excel shows it) of each entry of `rows` (None for a blank row). Sheets not given
     are written with the contract's headers and a minimal valid content, unless listed in `omit`.
     """
@@ -183,6 +191,7 @@ class ProviderWorkbook:
         book = xlsxwriter.Workbook(str(self.path))
         book.set_properties({"created": dt.datetime(2014, 1, 20)})  # same inputs, same bytes
         date_format = book.add_format({"num_format": "dd/mm/yyyy"})
+        datetime_format = book.add_format({"num_format": "dd/mm/yyyy hh:mm"})
         money_format = book.add_format({"num_format": "£#,##0.00"})
         bold = book.add_format({"bold": True})
         for name, (header, rows, titles, first_row) in self.sheets.items():
@@ -201,8 +210,12 @@ class ProviderWorkbook:
                 for j, value in enumerate(row or ()):
                     if value is None:
                         continue
-                    if isinstance(value, Money):
+                    if isinstance(value, ExcelError):
+                        ws.write_formula(r, j, "=1/0" if value.code == "#DIV/0!" else "=#REF!", None, value.code)
+                    elif isinstance(value, Money):
                         ws.write_number(r, j, value.value, money_format)
+                    elif isinstance(value, dt.datetime):  # an Excel date carrying a time
+                        ws.write_datetime(r, j, value, datetime_format)
                     elif isinstance(value, dt.date):
                         ws.write_datetime(r, j, dt.datetime(value.year, value.month, value.day), date_format)
                     elif isinstance(value, (int, float)):

@@ -195,6 +195,8 @@ def build(root: Path) -> Plan:
     p.bad("persons invalid row sharing a valid row's key", "persons", ds.person("P_KEYBAD", SEX="X"),
           "SEX: not one of 1, 2, 9")
     p.ok("persons code with surrounding spaces", "persons", ds.person("P_PADDED", SEX=" 2 "))
+    p.bad("persons LTC_COUNT of 20 digits (beyond BIGINT)", "persons",
+          ds.person("P_LTC_HUGE", LTC_COUNT="12345678901234567890"), "LTC_COUNT: not a valid int")
 
     # ---- HES apc.csv
     p.bad("apc CLASSPAT not in 1-5", "apc", ds.apc("P01", "2012-05-01", CLASSPAT="6"),
@@ -334,6 +336,10 @@ def build(root: Path) -> Plan:
         ("not an amount", ["Parish council", "about £500", "16/10/2013", "N"]),
         ("attributed yes", ["Health Trust", "£750.00", "17/10/2013", "Yes"]),
         ("amount blank", ["Local foundation", None, "18/10/2013", "N"]),
+        ("two-digit year", ["Town council", "£100.00", "01/10/13", "N"]),  # 2013, never year 13
+        ("three-digit year", ["Parish trust", "£50.00", "01/10/213", "N"]),
+        # An Excel date-time cell, as calamine hands it over: read as its date.
+        ("date with a time", ["Rotary club", "£200.00", "2013-10-01 14:30:00", "N"]),
         BLANK_ROW,
         ("total", ["TOTAL", "£4,484.50", None, None]),
     ], first_row=2)
@@ -344,12 +350,15 @@ def build(root: Path) -> Plan:
     p.bad_sheet_row("provider AMOUNT_GBP blank (mandatory)", vcs01, "Funding", fund["amount blank"],
                     "AMOUNT_GBP: missing")
     p.bad_sheet_row("provider Funding total row", vcs01, "Funding", fund["total"], "total row")
+    p.bad_sheet_row("provider date with a three-digit year", vcs01, "Funding", fund["three-digit year"],
+                    "DATE_AWARDED: not a valid date")
 
     welfare = p.sheet(vcs01, "Welfare", ["referral_id", "Benefit Type", "Award Date", "Weekly Amount GBP"], [
         ("valid", ["R_P01", "Attendance Allowance", "12/11/2013", "£85.60"]),
         ("unknown referral", ["R_NOT_IN_TOOL", "Pension Credit", "13/11/2013", "£20.00"]),
         ("negative amount", ["R_P02", "Carer's Allowance", "14/11/2013", "-£5.00"]),
         ("benefit blank", ["R_P02", None, "15/11/2013", "£10.00"]),
+        ("two signs", ["R_P02", "Carer's Allowance", "16/11/2013", "-£-5.00"]),
         ("total", ["Totals", None, None, "£110.60"]),
     ], titles=("Welfare benefits gained",))
     p.bad_sheet_row("provider Welfare REFERRAL_ID unknown", vcs01, "Welfare", welfare["unknown referral"],
@@ -358,6 +367,8 @@ def build(root: Path) -> Plan:
                     "WEEKLY_AMOUNT_GBP: below 0")
     p.bad_sheet_row("provider BENEFIT_TYPE blank", vcs01, "Welfare", welfare["benefit blank"],
                     "BENEFIT_TYPE: missing")
+    p.bad_sheet_row("provider WEEKLY_AMOUNT_GBP with two signs", vcs01, "Welfare", welfare["two signs"],
+                    "WEEKLY_AMOUNT_GBP: not a valid money")
     p.bad_sheet_row("provider Welfare total row", vcs01, "Welfare", welfare["total"], "total row")
 
     vol = p.sheet(vcs01, "Volunteering", ["Month", "Volunteers", "Hours"], [
@@ -365,11 +376,18 @@ def build(root: Path) -> Plan:
         ("month text", ["Nov 2013", 4, 20]),
         ("fractional volunteers", [dt.date(2013, 12, 1), 2.5, 10]),
         ("negative hours", [dt.date(2013, 12, 1), 3, -2]),
+        ("volunteers beyond BIGINT", [dt.date(2013, 12, 1), 1e20, 10]),
+        ("infinite hours", [dt.date(2013, 12, 1), 3, "1e999"]),
+        ("uk date with a time", ["01/11/2013 14:30", 4, 12]),
     ], titles=())
     p.bad_sheet_row("provider MONTH not a date", vcs01, "Volunteering", vol["month text"], "MONTH: not a valid date")
     p.bad_sheet_row("provider VOLUNTEERS not a whole number", vcs01, "Volunteering", vol["fractional volunteers"],
                     "VOLUNTEERS: not a valid int")
     p.bad_sheet_row("provider HOURS negative", vcs01, "Volunteering", vol["negative hours"], "HOURS: below 0")
+    p.bad_sheet_row("provider VOLUNTEERS 1e20 (beyond BIGINT)", vcs01, "Volunteering",
+                    vol["volunteers beyond BIGINT"], "VOLUNTEERS: not a valid int")
+    p.bad_sheet_row("provider HOURS 1e999 (not finite)", vcs01, "Volunteering", vol["infinite hours"],
+                    "HOURS: not a valid float")
 
     # Earlier quarter's return: used (key <= 2013Q4). Later quarter's return: not used.
     p.book("VCS01", "2013Q3")
@@ -532,10 +550,15 @@ def test_uk_text_dates_excel_dates_and_pound_amounts_are_read_as_written(bad_row
         "WHERE file = 'provider_returns/2013Q4/VCS01.xlsx#Funding'")
     amounts = {r["FUNDER"]: (r["AMOUNT_GBP"], r["DATE_AWARDED"]) for r in funding.iter_rows(named=True)}
     assert amounts == {"NHS Rotherham CCG": (1234.5, dt.date(2013, 10, 1)),
-                       "Lottery Community Fund": (2500.0, dt.date(2013, 10, 15))}
+                       "Lottery Community Fund": (2500.0, dt.date(2013, 10, 15)),
+                       "Town council": (100.0, dt.date(2013, 10, 1)),  # 01/10/13
+                       "Rotary club": (200.0, dt.date(2013, 10, 1))}  # 2013-10-01 14:30:00
     welfare = bad_rows.query("SELECT REFERRAL_ID, AWARD_DATE, WEEKLY_AMOUNT_GBP FROM staged.provider_welfare "
                              "WHERE file LIKE '%2013Q4/VCS01.xlsx#Welfare'")
     assert welfare.rows() == [("R_P01", dt.date(2013, 11, 12), 85.6)]
+    volunteering = bad_rows.query("SELECT MONTH, VOLUNTEERS, HOURS FROM staged.provider_volunteering "
+                                  "WHERE file = 'provider_returns/2013Q4/VCS01.xlsx#Volunteering' ORDER BY row_number")
+    assert volunteering.rows() == [(dt.date(2013, 10, 1), 5, 30.5), (dt.date(2013, 11, 1), 4, 12.0)]  # 01/11/2013 14:30
 
 
 def test_quarantined_rows_count_nowhere_else(bad_rows):
@@ -762,6 +785,8 @@ def admimeth_case(tmp_path_factory):
         ds.person(f"P0{n}")
         ds.referral(f"P0{n}", "2013-03-15")
         ds.apc(f"P0{n}", "2012-11-10")
+        ds.ae(f"P0{n}", "2013-05-01")
+        ds.op(f"P0{n}", "2013-06-01")
     ds.person("C01")
     odd = ds.apc("P01", "2012-12-01", ADMIMETH="2a")  # two characters, lower case
     ds.write()

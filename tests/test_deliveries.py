@@ -53,6 +53,8 @@ def two_deliveries(tmp_path_factory):
     for ds in (early, late):
         ds.person("P1")
         ds.referral("P1", "2012-11-15", REFERRAL_ID="R1")
+        ds.ae("P1", "2012-12-01")  # every HES file has rows (a header-only file is refused)
+        ds.op("P1", "2012-12-02")
     early.apc("P1", "2012-10-01", EPIKEY="E-revised", ADMIMETH="21")
     early.apc("P1", "2012-10-20", EPIKEY="E-withdrawn", ADMIMETH="21")
     late.apc("P1", "2012-10-01", EPIKEY="E-revised", ADMIMETH="11")

@@ -17,6 +17,8 @@ def small(root):
     ds = DataSet(root)
     ds.person("P1")
     ds.apc("P1", "2013-01-10")
+    ds.ae("P1", "2013-02-01")
+    ds.op("P1", "2013-02-02")
     ds.referral("P1", "2013-03-15")
     return ds
 

@@ -104,6 +104,8 @@ def test_run_launched_from_the_ui_succeeds_and_is_kept(dagster_ui, tmp_path):
     ds = DataSet(tmp_path / "data")
     ds.person("P1")
     ds.apc("P1", "2013-01-10")
+    ds.ae("P1", "2013-02-01")
+    ds.op("P1", "2013-02-02")
     ds.referral("P1", "2013-03-15")
     ds.write()
     location = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")

@@ -15,6 +15,8 @@ def wellbeing(tmp_path_factory):
     root = tmp_path_factory.mktemp("wellbeing")
     ds = DataSet(root / "data")
     ds.person("P1")
+    for add in (ds.apc, ds.ae, ds.op):  # every HES file has rows (a header-only file is refused)
+        add("P1", "2012-06-01")
 
     def referral(date="2013-01-01", **kw):
         return ds.referral("P1", date, **kw)["REFERRAL_ID"]

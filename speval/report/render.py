@@ -1093,6 +1093,7 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         "followup_window": _followup_window(parameters),
         "code_version": str(meta.get("code_version", "")),
         "input_files": input_files,
+        "files_not_read": [{"file": str(f["file"]), "reason": str(f["reason"])} for f in meta.get("files_not_read") or []],
         "sections": numbered,
         "num": num,
         "hosp": hosp,
