@@ -345,3 +345,39 @@ def test_an_edited_manifest_a_deleted_workbook_and_an_xls_return_are_refused(tmp
     assert run.exit_code == 1
     assert f"{RETURNS}/VCS03.xls: refused — provider returns must be .xlsx or .xlsm workbooks" in run.stderr
     assert not any(run.run_dir.glob("evaluation_report.*"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# File rules, one file at a time
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["persons", "apc", "ae", "op", "referrals", "onward_referrals", "assessments"])
+def test_a_header_without_rows_is_refused_for_hes_files_and_referrals_only(tmp_path, name):
+    from speval.contract import SPECS
+    from speval.ingest import FileRefused, read_csv_file
+
+    spec = SPECS[name]
+    path = tmp_path / "delivery" / spec.filename
+    path.parent.mkdir()
+    path.write_text(",".join(spec.column_names) + "\n", encoding="utf-8")
+    if spec.source == "hes" or name == "referrals":
+        with pytest.raises(FileRefused, match=f"delivery/{spec.filename}: refused — a header and no rows"):
+            read_csv_file(path, tmp_path, spec, QUARTER)
+    else:
+        assert read_csv_file(path, tmp_path, spec, QUARTER).rows_read == 0
+
+
+@pytest.mark.parametrize("extra", ["sex", "SEX", " Sex "])
+def test_a_column_named_twice_in_any_case_is_refused(tmp_path, extra):
+    from speval.contract import SPECS
+    from speval.ingest import FileRefused, read_csv_file
+
+    spec = SPECS["persons"]
+    path = tmp_path / "persons.csv"
+    row = {"TOKEN_PERSON_ID": "P1", "YEAR_OF_BIRTH": "1950", "SEX": "1", "GPPRAC": "C87001",
+           "REGISTERED_FROM": "2000-01-01"}
+    header = list(spec.column_names) + [extra]
+    path.write_text(",".join(header) + "\n" + ",".join(row.get(h, "") for h in header[:-1]) + ",2\n", encoding="utf-8")
+    with pytest.raises(FileRefused, match="refused — column SEX appears more than once in the header"):
+        read_csv_file(path, tmp_path, spec, QUARTER)
