@@ -8,52 +8,33 @@ import polars as pl
 
 from pipelines.resources import EvaluationSettings, Warehouse
 from speval.contract import ALL_SPECS, HES_FILES, FileSpec
-from speval.deliveries import files_not_read, select_deliveries, unreadable_returns
+from speval.deliveries import files_not_read, unreadable_returns
 from speval.identifiers import IdentifierError
 from speval.ingest import (FileRefused, empty_raw_frame, load_raw, read_csv_file, read_delivered,
                            refuse_changed_files, refuse_vanished_files, sha256_of)
-from speval.outputs import clear_run_folder
-from speval.quarters import quarter_end, quarter_start
-from speval.warehouse import one, replace_table
+from speval.outputs import check_output_folder, clear_run_folder
+from speval.run_spec import parameters_row
+from speval.warehouse import replace_table
 
 PARAMETERS_KEY = dg.AssetKey(["analysis", "parameters"])
 
 
 @dg.asset(key=PARAMETERS_KEY, group_name="ingest", kinds={"duckdb"})
 def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
-    """The run's parameters and the deliveries it uses (latest HES and outcome-tool delivery with key <= the
-    reporting quarter; every provider-returns folder with key <= it), as one row every analysis reads.
-    First checks that the output folder can be written (before any work), then removes the previous run's
-    outputs and any staging folder a killed run left (ADR 0013)."""
-    from speval.outputs import check_output_folder
-
-    settings.check()
-    check_output_folder(settings.run_folder())
-    clear_run_folder(settings.run_folder())
-    used = select_deliveries(settings.data_path(), settings.quarter)
-    row = pl.DataFrame(
-        {
-            "quarter": [settings.quarter],
-            "quarter_start": [quarter_start(settings.quarter)],
-            "quarter_end": [quarter_end(settings.quarter)],
-            "programme": [settings.programme],
-            "coverage_start": [used.hes_manifest.coverage_start],
-            "cutoff": [used.hes_manifest.cutoff],
-            "extracted_on": [used.hes_manifest.extracted_on],
-            "followup_min_days": [settings.followup_min_days],
-            "followup_max_days": [settings.followup_max_days],
-            "hes_delivery": [used.hes],
-            "previous_hes_delivery": pl.Series([used.previous_hes], dtype=pl.String),
-            "outcome_tool_delivery": [used.outcome_tool],
-            "provider_return_quarters": [",".join(used.provider_returns)],
-        }
-    )
+    """The run's specification as one row every SQL rule reads: quarter, programme, the deliveries it uses
+    (planned when the run started) and the analysis parameters. First checks that the output folder can be
+    written (before any work), then removes the previous run's outputs and any staging folder a killed run
+    left (ADR 0013)."""
+    spec = settings.spec
+    check_output_folder(spec.run_folder)
+    clear_run_folder(spec.run_folder)
     with warehouse.connect() as con:
-        replace_table(con, "analysis.parameters", row)
+        replace_table(con, "analysis.parameters", parameters_row(spec))
+    used = spec.planned
     return dg.MaterializeResult(
         metadata={
-            "quarter": settings.quarter,
-            "programme": settings.programme,
+            "quarter": spec.quarter.key,
+            "programme": spec.programme.code,
             "hes_delivery": used.hes,
             "outcome_tool_delivery": used.outcome_tool,
             "provider_returns": ", ".join(used.provider_returns) or "none",
@@ -71,8 +52,7 @@ def delivery_files(context, settings: EvaluationSettings, warehouse: Warehouse) 
     refused if it changed since this warehouse first read it), every file or folder that is not read and why,
     and a refusal when a file ingested before has vanished or a provider return is in a format that cannot be
     read. Nothing delivered is ignored without notice."""
-    data_dir = settings.data_path()
-    used = select_deliveries(data_dir, settings.quarter)
+    data_dir, used = settings.spec.data_dir, settings.spec.planned
     not_read = files_not_read(data_dir, used)
     refusals = unreadable_returns(not_read)
     if refusals:
@@ -107,13 +87,10 @@ def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
         "direct identifiers.",
     )
     def _raw(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+        data_dir, used = settings.spec.data_dir, settings.spec.planned
+        files = read_delivered(spec, data_dir, used)
         with warehouse.connect() as con:
-            hes, ot, providers = one(
-                con, "SELECT hes_delivery, outcome_tool_delivery, provider_return_quarters FROM analysis.parameters"
-            )
-            providers = tuple(p for p in providers.split(",") if p)
-            files = read_delivered(spec, settings.data_path(), hes, ot, providers)
-            refuse_changed_files(con, settings.data_path(), [(f.file, f.sha256) for f in files])
+            refuse_changed_files(con, data_dir, [(f.file, f.sha256) for f in files])
             load_raw(con, spec, files)
         fingerprint = hashlib.sha256("".join(f.file + f.sha256 for f in files).encode()).hexdigest()
         return dg.MaterializeResult(
@@ -144,13 +121,13 @@ def previous_raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
     )
     def _previous(context, settings: EvaluationSettings,
                   warehouse: Warehouse) -> dg.MaterializeResult:
+        data_dir, previous = settings.spec.data_dir, settings.spec.planned.previous_hes
         with warehouse.connect() as con:
-            previous = one(con, "SELECT previous_hes_delivery FROM analysis.parameters")[0]
             frame, note = empty_raw_frame(spec), "no earlier delivery"
             if previous:
-                path = settings.data_path() / "hes" / previous / spec.filename
+                path = data_dir / "hes" / previous / spec.filename
                 try:
-                    frame = read_csv_file(path, settings.data_path(), spec, previous).frame
+                    frame = read_csv_file(path, data_dir, spec, previous).frame
                     note = f"compared with delivery {previous}"
                 except (FileRefused, IdentifierError) as refused:  # the comparison is skipped, not the report
                     context.log.warning(str(refused))

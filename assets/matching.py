@@ -6,6 +6,8 @@ import dagster as dg
 
 from assets.sql_table import sql_table_asset
 from pipelines.resources import EvaluationSettings, Warehouse
+from speval.comparison import PRIMARY
+from speval.vocabulary import COHORTS, SMD_THRESHOLD
 from speval.warehouse import replace_table
 
 matching_sql_assets = [
@@ -17,12 +19,15 @@ matching_sql_assets = [
 def _primary(settings: EvaluationSettings):
     from speval.matching import MatchSettings
 
-    return MatchSettings(caliper=settings.caliper, ratio=settings.ratio, replace=settings.with_replacement,
-                         seed=settings.seed)
+    parameters = settings.spec.parameters
+    method = parameters.matching
+    return MatchSettings(caliper=method.caliper, ratio=method.ratio, replace=method.with_replacement,
+                         seed=parameters.seed)
 
 
 COVARIATES_KEY = dg.AssetKey(["analysis", "matching_covariates"])
 BALANCE_KEY = dg.AssetKey(["analysis", "balance"])
+SETTINGS_KEY = dg.AssetKey(["analysis", "matching_settings"])
 
 
 @dg.multi_asset(
@@ -36,28 +41,34 @@ BALANCE_KEY = dg.AssetKey(["analysis", "balance"])
         dg.AssetSpec(BALANCE_KEY, deps=[COVARIATES_KEY], group_name="matching", kinds={"duckdb", "python"},
                      description="Standardised mean differences of every matching covariate before and after "
                      "matching (cobalt ATT), and variance ratios, measured as the sets are formed."),
+        dg.AssetSpec(SETTINGS_KEY, group_name="matching", kinds={"duckdb", "python"},
+                     description="Each matching setting (the run's own, `primary`, and the sensitivity grid) "
+                     "with its caliper, ratio and replacement as typed columns."),
     ],
 )
 def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
-    from speval.comparison import all_settings
+    from speval.comparison import all_settings, settings_table
     from speval.comparison import matched_sets as build_sets
 
+    grid = all_settings(_primary(settings))
     with warehouse.connect() as con:
         covariates = con.sql("SELECT * FROM analysis.matching_covariates").pl()
-        sets, unmatched, balance = build_sets(covariates, all_settings(_primary(settings)))
+        sets, unmatched, balance = build_sets(covariates, grid)
+        replace_table(con, "analysis.matching_settings", settings_table(grid))
         replace_table(con, "analysis.matched_sets", sets)
         replace_table(con, "analysis.unmatched_treated", unmatched)
         replace_table(con, "analysis.balance", balance)
-    primary = sets.filter(setting="primary")
+    primary = sets.filter(setting=PRIMARY)
     yield dg.MaterializeResult(asset_key=dg.AssetKey(["analysis", "matched_sets"]), metadata={
         "dagster/row_count": sets.height,
         "treated_matched": dg.MetadataValue.json(
-            {c: primary.filter(cohort=c, role="treated").height for c in ("6m", "12m")}),
+            {c.code: primary.filter(cohort=c.code, role="treated").height for c in COHORTS}),
         "treated_unmatched": dg.MetadataValue.json(
-            {f"{c} {r}": n for c, r, n in unmatched.filter(setting="primary").group_by("cohort", "reason")
+            {f"{c} {r}": n for c, r, n in unmatched.filter(setting=PRIMARY).group_by("cohort", "reason")
              .len().sort("cohort", "reason").iter_rows()}),
     })
     yield dg.MaterializeResult(asset_key=BALANCE_KEY, metadata={"dagster/row_count": balance.height})
+    yield dg.MaterializeResult(asset_key=SETTINGS_KEY, metadata={"dagster/row_count": len(grid)})
 
 
 matched_outcomes = sql_table_asset("analysis.matched_outcomes", "matching")
@@ -67,8 +78,8 @@ matched_outcomes = sql_table_asset("analysis.matched_outcomes", "matching")
 def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Flags any covariate with |SMD| >= 0.1 after matching (the usual threshold) under the primary settings."""
     with warehouse.connect() as con:
-        bad = con.execute("SELECT cohort, covariate, smd_after FROM analysis.balance WHERE setting = 'primary' "
-                          "AND abs(smd_after) >= 0.1 ORDER BY cohort, covariate").fetchall()
+        bad = con.execute("SELECT cohort, covariate, smd_after FROM analysis.balance WHERE setting = ? "
+                          "AND abs(smd_after) >= ? ORDER BY cohort, covariate", [PRIMARY, SMD_THRESHOLD]).fetchall()
     return dg.AssetCheckResult(passed=not bad, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"imbalanced": dg.MetadataValue.json([[c, v, round(s, 3)] for c, v, s in bad])})
 
@@ -82,8 +93,9 @@ def matched_effects(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Ma
 
     with warehouse.connect() as con:
         outcomes = con.sql("SELECT * FROM analysis.matched_outcomes").pl()
+        parameters = settings.spec.parameters
         table = effects(outcomes, [name for name, _ in all_settings(_primary(settings))],
-                        n_boot=settings.bootstrap_replicates, seed=settings.seed)
+                        n_boot=parameters.bootstrap_replicates, seed=parameters.seed)
         replace_table(con, "analysis.matched_effects", table)
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height})
 

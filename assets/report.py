@@ -9,11 +9,14 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.resources import REPO_ROOT, EvaluationSettings, Warehouse
+from speval.run_spec import RunSpec, parameters_row
+from speval.warehouse import one
 from speval.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
                             missing_outputs, publish_run_folder, read_contract_table, write_manifest)
 
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
-TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()})
+# The primary matching setting is picked out of analysis.matching_settings (typed columns).
+TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()} | {"analysis.matching_settings"})
 
 
 @dg.asset(
@@ -34,12 +37,34 @@ def analysis_tables(context, settings: EvaluationSettings,
 
 def _published_paths(written: dict, staging, settings: EvaluationSettings) -> dict:
     """Metadata paths where the files will be once the run is published."""
-    return {name: dg.MetadataValue.path(str(settings.run_folder() / path.relative_to(staging)))
+    return {name: dg.MetadataValue.path(str(settings.spec.run_folder / path.relative_to(staging)))
             for name, path in written.items()}
 
 
-def report_meta(con, settings: EvaluationSettings) -> dict:
-    p = con.sql("SELECT * FROM analysis.parameters").pl().row(0, named=True)
+@dg.asset_check(asset=analysis_tables, name="warehouse_holds_this_run", blocking=True)
+def warehouse_holds_this_run(settings: EvaluationSettings, warehouse: Warehouse) -> dg.AssetCheckResult:
+    """The warehouse's tables were built for this run: its stored run parameters (quarter, programme, the
+    deliveries, the follow-up window) equal this run's. Blocks the report otherwise, so a run that
+    materialises only the report assets can never put its title over another run's tables."""
+    expected = parameters_row(settings.spec)
+    with warehouse.connect() as con:
+        stored = con.sql("SELECT * FROM analysis.parameters").pl() if one(
+            con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'analysis' "
+                 "AND table_name = 'parameters'")[0] else None
+    if stored is None or stored.height != 1:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": "the warehouse holds no run parameters"})
+    differing = {c: {"this run": str(expected[c][0]), "warehouse": str(stored[c][0]) if c in stored.columns else None}
+                 for c in expected.columns if c not in stored.columns or expected[c].to_list() != stored[c].to_list()}
+    return dg.AssetCheckResult(passed=not differing, metadata={
+        "reason": "the warehouse holds another run's tables: materialise the whole job for this run"
+        if differing else "the warehouse holds this run's tables",
+        "differing": dg.MetadataValue.json(differing)})
+
+
+def report_meta(con, spec: RunSpec) -> dict:
+    """What the report and the manifest say about the run: all from the run's planned specification, except
+    the inputs actually read (audit tables)."""
+    used, parameters = spec.planned, spec.parameters
     # Every file the run read: the data files (audit.files, one row per workbook) and the HES manifest.
     inputs = con.sql(
         "SELECT source, delivery, split_part(file, '#', 1) AS file, any_value(sha256) AS sha256, "
@@ -50,31 +75,31 @@ def report_meta(con, settings: EvaluationSettings) -> dict:
     not_read = con.sql("SELECT source, file, note AS reason FROM audit.delivery_files WHERE status = 'not read' "
                        "ORDER BY source, file").pl()
     return {
-        "programme": settings.programme,
-        "programme_name": {"LTC": "Long-term conditions", "MH": "Mental health"}[settings.programme],
-        "quarter": settings.quarter,
-        "quarter_end": p["quarter_end"].isoformat(),
+        "programme": spec.programme.code,
+        "programme_name": spec.programme.label,
+        "quarter": spec.quarter.key,
+        "quarter_end": spec.quarter.last_day.isoformat(),
         "deliveries": {
             "hes": {
-                "key": p["hes_delivery"],
-                "coverage_start": p["coverage_start"].isoformat(),
-                "cutoff": p["cutoff"].isoformat(),
-                "extracted_on": p["extracted_on"].isoformat() if p["extracted_on"] else None,
+                "key": used.hes,
+                "coverage_start": used.hes_manifest.coverage_start.isoformat(),
+                "cutoff": used.hes_manifest.cutoff.isoformat(),
+                "extracted_on": used.hes_manifest.extracted_on.isoformat() if used.hes_manifest.extracted_on else None,
             },
-            "outcome_tool": {"key": p["outcome_tool_delivery"]},
-            "provider_returns": [q for q in p["provider_return_quarters"].split(",") if q],
-            "previous_hes": p["previous_hes_delivery"],
+            "outcome_tool": {"key": used.outcome_tool},
+            "provider_returns": list(used.provider_returns),
+            "previous_hes": used.previous_hes,
         },
         "parameters": {
-            "quarter": settings.quarter,
-            "programme": settings.programme,
-            "followup_min_days": settings.followup_min_days,
-            "followup_max_days": settings.followup_max_days,
-            "matching_caliper_sd": settings.caliper,
-            "matching_ratio": settings.ratio,
-            "matching_with_replacement": settings.with_replacement,
-            "bootstrap_replicates": settings.bootstrap_replicates,
-            "seed": settings.seed,
+            "quarter": spec.quarter.key,
+            "programme": spec.programme.code,
+            "followup_min_days": parameters.followup.min_days,
+            "followup_max_days": parameters.followup.max_days,
+            "matching_caliper_sd": parameters.matching.caliper,
+            "matching_ratio": parameters.matching.ratio,
+            "matching_with_replacement": parameters.matching.with_replacement,
+            "bootstrap_replicates": parameters.bootstrap_replicates,
+            "seed": parameters.seed,
         },
         "code_version": code_version(REPO_ROOT)["git_commit"],
         "input_files": inputs.to_dicts(),
@@ -97,7 +122,7 @@ def evaluation_report(context, settings: EvaluationSettings,
     with warehouse.connect() as con:
         tables = {name: read_contract_table(con, name) for name in REPORT_TABLES}
         tables |= {name: con.sql(query).pl() for name, query in REPORT_ONLY_TABLES.items()}
-        meta = report_meta(con, settings)
+        meta = report_meta(con, settings.spec)
     paths = render_report(tables, meta, staging)
     return dg.MaterializeResult(metadata=_published_paths(paths, staging, settings))
 
@@ -118,7 +143,7 @@ def run_manifest(context, settings: EvaluationSettings,
     if missing:  # e.g. only part of the job was materialized: publish nothing rather than part of a run
         raise RuntimeError(f"not published: this run did not write {', '.join(missing)} (run the whole job)")
     with warehouse.connect() as con:
-        meta = report_meta(con, settings)
+        meta = report_meta(con, settings.spec)
         compared = con.sql(
             " UNION ".join(f"SELECT DISTINCT file, sha256 FROM raw.previous_{name}" for name in ("persons", "apc", "ae", "op"))
             + " ORDER BY file"
@@ -134,11 +159,12 @@ def run_manifest(context, settings: EvaluationSettings,
         compared_inputs=compared,
         not_read=meta["files_not_read"],
     )
-    publish_run_folder(folder, settings.run_folder())
+    publish_run_folder(folder, settings.spec.run_folder)
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(settings.run_folder() / "run_manifest.json")),
+        metadata={"path": dg.MetadataValue.path(str(settings.spec.run_folder / "run_manifest.json")),
                   "outputs": len(manifest["outputs"]), "inputs": len(manifest["inputs"])}
     )
 
 
 report_assets = [analysis_tables, evaluation_report, run_manifest]
+report_checks = [warehouse_holds_this_run]

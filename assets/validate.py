@@ -9,6 +9,7 @@ from assets.sql_table import sql_table_asset
 from pipelines.resources import EvaluationSettings, Warehouse
 from speval.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.validate import validate_file_type
+from speval.vocabulary import QUARANTINE_WARNING_SHARE
 from speval.warehouse import one
 
 SPEC_NAMES = tuple(s.name for s in ALL_SPECS)
@@ -87,8 +88,8 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
             shares = con.execute(
                 "SELECT file, count(*) FILTER (WHERE outcome = 'quarantined') / count(*) AS share "
                 "FROM audit.row_outcomes WHERE spec = ? AND coalesce(reason, '') <> 'total row' "
-                "GROUP BY file HAVING share > 0.05 ORDER BY file",
-                [spec.name],
+                "GROUP BY file HAVING share > ? ORDER BY file",
+                [spec.name, QUARANTINE_WARNING_SHARE],
             ).fetchall()
         return dg.AssetCheckResult(
             passed=not shares, severity=dg.AssetCheckSeverity.WARN,
@@ -101,7 +102,8 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
         workbooks aside) has more than `max_quarantined_share` (default 0.5) of them quarantined: a report
         built on the remainder would mislead. Smaller files (a short workbook sheet, where one bad row is a
         large share) are left to the 5% warning."""
-        limit, min_rows = settings.max_quarantined_share, settings.quarantine_share_min_rows
+        parameters = settings.spec.parameters
+        limit, min_rows = parameters.max_quarantined_share, parameters.quarantine_share_min_rows
         with warehouse.connect() as con:
             over = con.execute(
                 "SELECT file, count(*) FILTER (WHERE outcome = 'quarantined') AS quarantined, count(*) AS n "

@@ -21,7 +21,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 from pipelines.cli import main as speval  # noqa: E402
-from speval.demo_data import generate  # noqa: E402
+from speval.demo import generate  # noqa: E402
 from speval.truth import MEASURES, true_effects  # noqa: E402
 
 

@@ -1,16 +1,18 @@
-"""`speval` command line (CONTRACT.md §3).
+"""`speval` command line (docs/contract/outputs.md).
 
     speval run --quarter 2013Q4 [--programme LTC] [--data-dir data/raw] [--out reports/out]
-               [--warehouse data/warehouse.duckdb]
+               [--warehouse data/warehouse.duckdb] [--verbose]
     speval demo-data --out data/raw [--scale 1.0] [--seed 42]
 
-`run` executes the project's Dagster job (the same Definitions the UI loads) and exits 0 only when the
-report was produced; otherwise it exits 1 naming the failing file or check. With DAGSTER_HOME set the
-run is recorded in that instance (visible in `make ui`); otherwise in a throwaway one.
-
-Before launching it checks, each failing with one line and exit 1 (ADR 0013): that the output folder can
-be written, and that no other run (or other DuckDB process) is using the warehouse. It then holds the
-warehouse's run lock until the job has finished, handing it to the job's warehouse resource.
+`run` builds the run's specification (speval/run_spec.py) and refuses an impossible run before the job
+starts, with one line and exit code 2: a malformed or unknown quarter or programme, a quarter that has not
+ended, no delivery covering the quarter, no referrals of the programme by its end. It then checks, failing
+with one line and exit 1 (ADR 0013), that the output folder can be written and that no other run (or other
+DuckDB process) is using the warehouse, and executes the project's Dagster job (the same Definitions the
+UI loads), holding the warehouse's run lock until the job has finished. It exits 0 only when the report
+was produced; otherwise 1, naming the failing file or check. Quiet on success: one line per stage and the
+PDF path (`--verbose` shows Dagster's own log). With DAGSTER_HOME set the run is recorded in that instance
+(visible in `make ui`); otherwise in a throwaway one.
 """
 from __future__ import annotations
 
@@ -19,21 +21,22 @@ import os
 import sys
 from pathlib import Path
 
+REFUSED = 2  # exit code of a run refused before it starts
+STAGES = ("ingest", "validate", "core", "cohorts", "outcomes", "matching", "report")  # asset groups, in flow order
+
 
 def _run(args: argparse.Namespace) -> int:
     from speval.outputs import OutputFolderError, check_output_folder
     from speval.run_lock import RunLock, WarehouseBusy, busy_message, hand_over
+    from speval.run_spec import RunRefused, RunSpec, plan_run
 
-    settings = {
-        "quarter": args.quarter,
-        "programme": args.programme,
-        "data_dir": str(Path(args.data_dir).resolve()),
-        "out_dir": str(Path(args.out).resolve()),
-    }
-    run_folder = Path(settings["out_dir"]) / args.programme / args.quarter
+    try:
+        spec = plan_run(RunSpec.build(args.quarter, args.programme, args.data_dir, args.out))
+    except RunRefused as refused:
+        return _fail_one_line(f"speval run refused: {refused}", REFUSED)
     warehouse = Path(args.warehouse).resolve()
     try:
-        check_output_folder(run_folder)
+        check_output_folder(spec.run_folder)
         warehouse.parent.mkdir(parents=True, exist_ok=True)
     except OutputFolderError as error:
         return _fail_one_line(str(error))
@@ -51,43 +54,71 @@ def _run(args: argparse.Namespace) -> int:
         if _held_by_another_duckdb_process(warehouse):
             return _fail_one_line(busy_message(args.warehouse))
         with hand_over(lock):
-            result = _execute(settings, warehouse, args)
+            result = _execute(spec, warehouse, args.verbose)
     finally:
         lock.release()
     failures = _failures(result)
     if any(_is_busy(line) for line in failures):
         return _fail_one_line(busy_message(args.warehouse))
-    pdf = run_folder / "evaluation_report.pdf"
-    if result.success and not failures and pdf.is_file():
-        print(f"Report: {pdf}")
+    if result.success and not failures and spec.report_pdf.is_file():
+        for line in _stage_lines(spec, result):
+            print(line)
+        print(f"Report: {spec.report_pdf}")
         return 0
-    print(f"speval run failed for {args.programme} {args.quarter}:", file=sys.stderr)
-    for line in failures or ["the run did not produce the report (see the Dagster run log)"]:
+    print(f"speval run failed for {spec.programme.code} {spec.quarter}:", file=sys.stderr)
+    for line in failures or ["the run did not produce the report (see the Dagster run log: --verbose)"]:
         print(f"  - {line}", file=sys.stderr)
     return 1
 
 
-def _execute(settings: dict, warehouse: Path, args: argparse.Namespace):
+def _stage_lines(spec, result) -> list[str]:
+    """One line per stage of the asset graph (its group in the UI), in the order the stages first ran."""
+    from pipelines.definitions import defs
+
+    used = spec.planned
+    lines = [f"{spec.programme.code} {spec.quarter}: HES delivery {used.hes} (cut-off "
+             f"{used.hes_manifest.cutoff.isoformat()}), outcome-tool export {used.outcome_tool}, "
+             f"provider returns {', '.join(used.provider_returns) or 'none'}"]
+    graph = defs.resolve_asset_graph()
+    stages: dict[str, int] = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            group = graph.get(event.asset_key).group_name
+            stages[group] = stages.get(group, 0) + 1
+    order = {group: i for i, group in enumerate(STAGES)}
+    lines += [f"  {group}: {n} table{'s' if n != 1 else ''} or files built"
+              for group, n in sorted(stages.items(), key=lambda item: order.get(item[0], len(order)))]
+    return lines
+
+
+def _execute(spec, warehouse: Path, verbose: bool):
     import dagster as dg
 
     from pipelines.definitions import defs
+    from pipelines.resources import settings_config
 
     run_config = {
         "resources": {
-            "settings": {"config": settings},
+            "settings": {"config": settings_config(spec)},
             "warehouse": {"config": {"database": str(warehouse)}},
-        }
+        },
+        "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}},
     }
     job = defs.resolve_job_def("quarterly_evaluation")
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    if os.environ.get("DAGSTER_HOME"):
+        # The repository's dagster.yaml keeps run history under this folder (the Makefile sets it too).
+        os.environ.setdefault("SPEVAL_DAGSTER_STORAGE", str(Path(os.environ["DAGSTER_HOME"]) / ".dagster"))
+        instance = dg.DagsterInstance.get()
+    else:
+        instance = dg.DagsterInstance.ephemeral()
     with instance:
         return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                      tags={"quarter": args.quarter, "programme": args.programme})
+                                      tags={"quarter": spec.quarter.key, "programme": spec.programme.code})
 
 
-def _fail_one_line(message: str) -> int:
+def _fail_one_line(message: str, code: int = 1) -> int:
     print(message, file=sys.stderr)
-    return 1
+    return code
 
 
 def _is_busy(text: str) -> bool:
@@ -146,7 +177,7 @@ def _user_error(error):
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from speval.demo_data import generate
+    from speval.demo import generate
 
     out = Path(args.out)
     summary = generate(out, scale=args.scale, seed=args.seed)
@@ -162,21 +193,39 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="speval", description="Social prescribing evaluation pipeline")
+    from speval.vocabulary import PROGRAMMES
+
+    programmes = ", ".join(f"{p.code} ({p.label.lower()})" for p in PROGRAMMES)
+    parser = argparse.ArgumentParser(prog="speval", description="Social prescribing evaluation pipeline: "
+                                     "validated inputs, matched comparison, disclosure-controlled report.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the evaluation for one reporting quarter and render the report")
-    run.add_argument("--quarter", required=True, help="reporting quarter, e.g. 2013Q4")
-    run.add_argument("--programme", default="LTC", choices=["LTC", "MH"])
-    run.add_argument("--data-dir", default="data/raw")
-    run.add_argument("--out", default="reports/out")
-    run.add_argument("--warehouse", default="data/warehouse.duckdb")
+    run = sub.add_parser(
+        "run", help="run the evaluation for one reporting quarter and render the report",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Evaluate one programme for one reporting quarter: ingest and validate the deliveries that "
+        "cover it, build the cohorts and the matched comparison, and write the report, tables and run manifest "
+        "to <out>/<PROGRAMME>/<QUARTER>/. Exit codes: 0 report produced; 1 the run failed (the failing file or "
+        "check is named); 2 the run was refused before it started (impossible quarter, programme or data).",
+        epilog=f"Programmes: {programmes}. The rules are in docs/contract/.")
+    run.add_argument("--quarter", required=True, help="reporting quarter, YYYYQn (Q1 = January to March), "
+                     "e.g. 2013Q4; it must have ended and be covered by a HES delivery and an outcome-tool export")
+    run.add_argument("--programme", default="LTC", help=f"programme code: {programmes}")
+    run.add_argument("--data-dir", default="data/raw", help="folder holding hes/, outcome_tool/ and "
+                     "provider_returns/ deliveries")
+    run.add_argument("--out", default="reports/out", help="outputs land in OUT/PROGRAMME/QUARTER/")
+    run.add_argument("--warehouse", default="data/warehouse.duckdb", help="the DuckDB file the run builds "
+                     "(one run at a time per warehouse)")
+    run.add_argument("--verbose", action="store_true", help="show Dagster's own log of every step")
     run.set_defaults(func=_run)
 
-    demo = sub.add_parser("demo-data", help="write a synthetic data set in the contract's shape")
-    demo.add_argument("--out", default="data/raw")
-    demo.add_argument("--scale", type=float, default=1.0)
-    demo.add_argument("--seed", type=int, default=42)
+    demo = sub.add_parser("demo-data", help="write a synthetic data set in the contract's shape",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                          description="Write a synthetic data set (HES and outcome-tool deliveries 2013Q2, "
+                          "2013Q4, 2014Q4, 2016Q4 and provider returns) with a planted truth.")
+    demo.add_argument("--out", default="data/raw", help="folder to write hes/, outcome_tool/, provider_returns/ to")
+    demo.add_argument("--scale", type=float, default=1.0, help="population size relative to the seeds' service")
+    demo.add_argument("--seed", type=int, default=42, help="random seed: same seed and scale, same bytes")
     demo.set_defaults(func=_demo_data)
 
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ from assets.cohorts import attrition_steps_never_increase, cohort_assets, core_a
 from assets.ingest import delivery_files, previous_raw_assets, raw_assets, run_parameters
 from assets.matching import matching_assets, matching_checks
 from assets.outcomes import hospital_use_matches_attrition, outcome_assets
-from assets.report import report_assets
+from assets.report import report_assets, report_checks
 from assets.validate import audit_assets, staged_assets, staged_checks
 from pipelines.resources import EvaluationSettings, default_warehouse
 from pipelines.schedules import quarterly_report_schedule
@@ -16,7 +16,8 @@ from pipelines.jobs import quarterly_evaluation
 defs = dg.Definitions(
     assets=[run_parameters, delivery_files, *raw_assets, *previous_raw_assets, *staged_assets, *audit_assets, *core_assets, *cohort_assets,
             *outcome_assets, *matching_assets, *report_assets],
-    asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition, *matching_checks],
+    asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition, *matching_checks,
+                  *report_checks],
     jobs=[quarterly_evaluation],
     schedules=[quarterly_report_schedule],
     resources={"settings": EvaluationSettings(), "warehouse": default_warehouse()},

@@ -12,10 +12,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from speval.outputs import staging_folder
-from speval.quarters import is_quarter
+from speval.run_spec import AnalysisParameters, FollowUpWindow, MatchingMethod, RunSpec, plan_run
+from speval.vocabulary import PROGRAMMES
 from speval.run_lock import RunLock, WarehouseBusy, adopt, is_busy_error
 from speval.warehouse import CONNECTION_CONFIG, SCHEMAS
 
@@ -23,51 +24,57 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class EvaluationSettings(dg.ConfigurableResource):
-    """What to evaluate: the reporting quarter, the programme, and where inputs and outputs live."""
+    """What to evaluate, as typed in the Launchpad, a schedule or `speval run`: the reporting quarter, the
+    programme, where inputs and outputs live, and the analysis parameters. Each run turns them once into a
+    planned `RunSpec` (speval/run_spec.py) — refusing an impossible run before any asset starts — and the
+    assets read that, never these strings."""
 
-    quarter: str = "2013Q4"
-    programme: str = "LTC"
-    data_dir: str = "data/raw"
-    out_dir: str = "reports/out"
-    followup_min_days: int = 84
-    followup_max_days: int = 140
-    # Matched comparison (ADR 0012): caliper in SD of the propensity-score logit, controls per treated,
-    # with or without replacement, and the bootstrap behind the 95% intervals.
-    caliper: float = 0.2
-    ratio: int = 1
-    with_replacement: bool = False
-    bootstrap_replicates: int = 1000
-    seed: int = 42
-    # Blocking quarantine check (ADR 0013): a file of at least `quarantine_share_min_rows` rows (total rows
-    # of workbooks aside) with more than `max_quarantined_share` of them quarantined stops the run.
-    max_quarantined_share: float = 0.5
-    quarantine_share_min_rows: int = 20
+    quarter: str = Field(default="2013Q4", description="Reporting quarter, YYYYQn (Q1 = January to March).")
+    programme: str = Field(default="LTC", description="Programme code: " + ", ".join(
+        f"{p.code} ({p.label.lower()})" for p in PROGRAMMES) + ".")
+    data_dir: str = Field(default="data/raw", description="Folder holding hes/, outcome_tool/, provider_returns/.")
+    out_dir: str = Field(default="reports/out", description="Outputs land in <out_dir>/<PROGRAMME>/<QUARTER>/.")
+    followup_min_days: int = Field(default=84, description="Well-being follow-up: earliest review, days after "
+                                   "the baseline.")
+    followup_max_days: int = Field(default=140, description="Well-being follow-up: latest review, days after "
+                                   "the baseline.")
+    caliper: float = Field(default=0.2, description="Matching caliper, in SD of the propensity-score logit.")
+    ratio: int = Field(default=1, description="Matched controls per referred person.")
+    with_replacement: bool = Field(default=False, description="Whether a control may be matched more than once.")
+    bootstrap_replicates: int = Field(default=1000, description="Cluster-bootstrap replicates behind the 95% "
+                                      "intervals (at least 100).")
+    seed: int = Field(default=42, description="Random seed (matching ties, bootstrap).")
+    max_quarantined_share: float = Field(default=0.5, description="A file with more than this share of its "
+                                         "rows quarantined stops the run (0 to 1).")
+    quarantine_share_min_rows: int = Field(default=20, description="...for files of at least this many rows.")
 
-    def data_path(self) -> Path:
-        return _resolve(self.data_dir)
+    _spec: RunSpec | None = PrivateAttr(default=None)
 
-    def run_folder(self) -> Path:
-        """`<out>/<PROGRAMME>/<QUARTER>/`, where everything for one run lands."""
-        return _resolve(self.out_dir) / self.programme / self.quarter
+    def run_spec(self) -> RunSpec:
+        """The typed run specification (not yet planned: deliveries unresolved)."""
+        parameters = AnalysisParameters(
+            followup=FollowUpWindow(self.followup_min_days, self.followup_max_days),
+            matching=MatchingMethod(self.caliper, self.ratio, self.with_replacement),
+            bootstrap_replicates=self.bootstrap_replicates, seed=self.seed,
+            max_quarantined_share=self.max_quarantined_share,
+            quarantine_share_min_rows=self.quarantine_share_min_rows,
+        )
+        return RunSpec.build(self.quarter, self.programme, self.data_dir, self.out_dir, parameters)
+
+    def setup_for_execution(self, context) -> None:
+        self._spec = plan_run(self.run_spec())
+
+    @property
+    def spec(self) -> RunSpec:
+        """The run's planned specification, fixed when the run started (deliveries included)."""
+        if self._spec is None:  # used outside a run (a direct asset invocation)
+            self._spec = plan_run(self.run_spec())
+        return self._spec
 
     def staging_folder(self, run) -> Path:
         """Where this run writes its outputs until it succeeds (a hidden sibling of the run folder). Keyed
         by the root run, so a re-execution from failure continues in its original run's folder."""
-        return staging_folder(self.run_folder(), run.root_run_id or run.run_id)
-
-    def check(self) -> None:
-        if not is_quarter(self.quarter):
-            raise ValueError(f"quarter must look like 2013Q4, got {self.quarter!r}")
-        if self.programme not in ("LTC", "MH"):
-            raise ValueError(f"programme must be LTC or MH, got {self.programme!r}")
-        if not 0 <= self.followup_min_days <= self.followup_max_days:
-            raise ValueError("follow-up window must satisfy 0 <= min <= max days")
-        if self.caliper <= 0 or self.ratio < 1 or self.bootstrap_replicates < 100:
-            raise ValueError("matching needs caliper > 0, ratio >= 1 and at least 100 bootstrap replicates")
-        if not 0 <= self.max_quarantined_share <= 1:
-            raise ValueError(f"max_quarantined_share must be between 0 and 1, got {self.max_quarantined_share}")
-        if self.quarantine_share_min_rows < 1:
-            raise ValueError("quarantine_share_min_rows must be at least 1")
+        return staging_folder(self.spec.run_folder, run.root_run_id or run.run_id)
 
 
 class Warehouse(DuckDBResource):
@@ -113,10 +120,25 @@ class Warehouse(DuckDBResource):
             con.close()
 
 
-def _resolve(path: str) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else (Path.cwd() / p).resolve()
-
-
 def default_warehouse() -> Warehouse:
     return Warehouse(database="data/warehouse.duckdb", connection_config=dict(CONNECTION_CONFIG))
+
+
+def settings_config(spec: RunSpec) -> dict:
+    """The `settings` run config that makes EvaluationSettings build `spec` (what `speval run` launches)."""
+    parameters = spec.parameters
+    return {
+        "quarter": spec.quarter.key,
+        "programme": spec.programme.code,
+        "data_dir": str(spec.data_dir),
+        "out_dir": str(spec.out_dir),
+        "followup_min_days": parameters.followup.min_days,
+        "followup_max_days": parameters.followup.max_days,
+        "caliper": parameters.matching.caliper,
+        "ratio": parameters.matching.ratio,
+        "with_replacement": parameters.matching.with_replacement,
+        "bootstrap_replicates": parameters.bootstrap_replicates,
+        "seed": parameters.seed,
+        "max_quarantined_share": parameters.max_quarantined_share,
+        "quarantine_share_min_rows": parameters.quarantine_share_min_rows,
+    }

@@ -1,22 +1,36 @@
 """Regenerate the evaluation report every quarter, on the 15th day after the quarter ends (time for the
-commissioning support unit's HES delivery to arrive)."""
+commissioning support unit's HES delivery to arrive): one run per programme, each a planned RunSpec, or a
+skip saying why the run is not possible yet (e.g. no HES delivery covers the quarter)."""
 from __future__ import annotations
 
 import dagster as dg
 
 from pipelines.jobs import quarterly_evaluation
-from speval.quarters import previous_quarter, quarter_of
-
-
-def run_config_for(quarter: str, programme: str = "LTC") -> dict:
-    return {"resources": {"settings": {"config": {"quarter": quarter, "programme": programme}}}}
+from pipelines.resources import EvaluationSettings
+from speval.quarters import Quarter
+from speval.run_spec import RunRefused, plan_run
+from speval.vocabulary import PROGRAMMES
 
 
 @dg.schedule(job=quarterly_evaluation, cron_schedule="0 6 15 1,4,7,10 *", execution_timezone="Europe/London",
              default_status=dg.DefaultScheduleStatus.STOPPED)
 def quarterly_report_schedule(context: dg.ScheduleEvaluationContext):
     """One run per programme for the quarter that has just ended."""
-    quarter = previous_quarter(quarter_of(context.scheduled_execution_time.date()))
-    for programme in ("LTC", "MH"):
-        yield dg.RunRequest(run_key=f"{programme}-{quarter}", run_config=run_config_for(quarter, programme),
-                            tags={"quarter": quarter, "programme": programme})
+    day = context.scheduled_execution_time.date()
+    quarter = Quarter.of(day).previous
+    requests, skipped = [], []
+    for programme in PROGRAMMES:
+        settings = EvaluationSettings(quarter=quarter.key, programme=programme.code)  # data_dir etc.: defaults
+        try:
+            plan_run(settings.run_spec(), today=day)
+        except RunRefused as refused:
+            skipped.append(f"{programme.code}: {refused}")
+            continue
+        requests.append(dg.RunRequest(
+            run_key=f"{programme.code}-{quarter}", tags={"quarter": quarter.key, "programme": programme.code},
+            run_config={"resources": {"settings": {"config": {"quarter": quarter.key, "programme": programme.code}}}}))
+    if not requests:
+        return dg.SkipReason("not run: " + "; ".join(skipped))
+    if skipped:
+        context.log.info("not run: " + "; ".join(skipped))
+    return requests

@@ -10,14 +10,16 @@ import numpy as np
 import polars as pl
 
 from speval.matching import MatchSettings, balance_table, did_effect, match, propensity_logit, sensitivity_grid
+from speval.vocabulary import COHORTS as COHORT_TERMS
+from speval.vocabulary import MEASURE_CODES as MEASURES
 
 COVARIATES = (
     "age", "female", "imd_decile", "ltc_count", "risk_score",
     "emergency_admissions_12m", "inpatient_admissions_12m", "ae_attendances_12m", "outpatient_appointments_12m",
     "emergency_admissions_6m", "inpatient_admissions_6m", "ae_attendances_6m", "outpatient_appointments_6m",
 )
-MEASURES = ("inpatient_admissions", "emergency_admissions", "ae_attendances", "outpatient_appointments")
-COHORTS = ("6m", "12m")
+COHORTS = tuple(c.code for c in COHORT_TERMS)
+PRIMARY = "primary"  # the setting named by the run's parameters
 
 SETS_SCHEMA = {"setting": pl.String, "cohort": pl.String, "set_id": pl.Int64, "role": pl.String,
                "person_id": pl.String, "weight": pl.Float64, "index_date": pl.Date, "stratum_month": pl.Date,
@@ -33,7 +35,20 @@ def setting_name(s: MatchSettings) -> str:
 
 
 def all_settings(primary: MatchSettings) -> list[tuple[str, MatchSettings]]:
-    return [("primary", primary)] + [(setting_name(s), s) for s in sensitivity_grid() if s != primary]
+    return [(PRIMARY, primary)] + [(setting_name(s), s) for s in sensitivity_grid() if s != primary]
+
+
+def settings_table(settings: list[tuple[str, MatchSettings]]) -> pl.DataFrame:
+    """`analysis.matching_settings`: each setting's method as typed columns, so nothing parses a setting name."""
+    return pl.DataFrame({
+        "setting": [name for name, _ in settings],
+        "setting_order": list(range(1, len(settings) + 1)),
+        "caliper": [s.caliper for _, s in settings],
+        "ratio": [s.ratio for _, s in settings],
+        "with_replacement": [s.replace for _, s in settings],
+        "is_primary": [name == PRIMARY for name, _ in settings],
+    }, schema={"setting": pl.String, "setting_order": pl.Int64, "caliper": pl.Float64, "ratio": pl.Int64,
+               "with_replacement": pl.Boolean, "is_primary": pl.Boolean})
 
 
 def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettings]]

@@ -1,7 +1,10 @@
-"""Which deliveries a reporting quarter uses (CONTRACT.md §1).
+"""Which deliveries a reporting quarter uses, and whether a run for it is possible at all
+(docs/contract/inputs.md, docs/decisions/0015-which-runs-are-possible.md).
 
-HES and outcome-tool deliveries are cumulative: quarter Q uses the latest delivery with key <= Q.
-Provider returns hold one quarter's activity each: Q uses every folder with key <= Q.
+HES and outcome-tool deliveries are cumulative: quarter Q uses the delivery whose key is Q or, when Q's
+own has not arrived, the latest earlier one whose cut-off lies inside the four quarters ending Q (an
+outcome-tool export's cut-off is the last day of its key quarter). Provider returns hold one quarter's
+activity each: Q uses every folder with key <= Q.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 
 from speval.contract import HES_FILES, OUTCOME_TOOL_FILES
 from speval.identifiers import safe_name
-from speval.quarters import is_quarter, parse_quarter
+from speval.quarters import Quarter, is_quarter
 
 EXPECTED_FILES = {
     "hes": {"manifest.json", *(s.filename for s in HES_FILES)},
@@ -20,10 +23,11 @@ EXPECTED_FILES = {
 }
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 OTHER_WORKBOOK_SUFFIXES = (".xls", ".xlsb", ".ods")
+SOURCE_NAMES = {"hes": "HES delivery", "outcome_tool": "outcome-tool export", "provider_returns": "provider returns"}
 
 
 class DeliveryError(Exception):
-    """A delivery needed for the run is missing or malformed."""
+    """A delivery needed for the run is missing, malformed, or too old to cover the quarter."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,6 @@ class HesManifest:
 
 @dataclass(frozen=True)
 class DeliveriesInUse:
-    quarter: str
     hes: str
     previous_hes: str | None
     outcome_tool: str
@@ -47,19 +50,35 @@ def delivery_keys(data_dir: Path, source: str) -> list[str]:
     folder = data_dir / source
     if not folder.is_dir():
         return []
-    return sorted((p.name for p in folder.iterdir() if p.is_dir() and is_quarter(p.name)), key=parse_quarter)
+    return sorted((p.name for p in folder.iterdir() if p.is_dir() and is_quarter(p.name)), key=Quarter.parse)
 
 
-def latest_delivery(data_dir: Path, source: str, quarter: str) -> str:
-    keys = [k for k in delivery_keys(data_dir, source) if parse_quarter(k) <= parse_quarter(quarter)]
+def covering_delivery(data_dir: Path, source: str, quarter: Quarter) -> str:
+    """The delivery of `source` quarter Q uses: Q's own, else the latest earlier one whose cut-off lies inside
+    the four quarters ending Q. Refused (DeliveryError, one line) when there is none."""
+    keys = [k for k in delivery_keys(data_dir, source) if Quarter.parse(k) <= quarter]
+    name = SOURCE_NAMES[source]
     if not keys:
-        raise DeliveryError(f"no {source} delivery with key <= {quarter} under {data_dir / source}")
-    return keys[-1]
+        later = delivery_keys(data_dir, source)
+        raise DeliveryError(f"no {name} covers {quarter}: "
+                            + (f"the earliest is {later[0]}" if later else f"there is none under {data_dir / source}"))
+    latest = keys[-1]
+    cutoff = delivery_cutoff(data_dir, source, latest)
+    if not quarter.shift(-3).first_day <= cutoff <= quarter.last_day:
+        raise DeliveryError(f"no {name} covers {quarter}: the latest is {latest}, cut-off {cutoff.isoformat()}")
+    return latest
+
+
+def delivery_cutoff(data_dir: Path, source: str, key: str) -> dt.date:
+    """A HES delivery's cut-off is in its manifest; an outcome-tool export's is the last day of its quarter."""
+    if source == "hes":
+        return read_hes_manifest(data_dir / "hes" / key / "manifest.json").cutoff
+    return Quarter.parse(key).last_day
 
 
 def previous_delivery(data_dir: Path, source: str, key: str) -> str | None:
     """The delivery before `key` (the latest with a smaller key), for showing what a delivery revised."""
-    earlier = [k for k in delivery_keys(data_dir, source) if parse_quarter(k) < parse_quarter(key)]
+    earlier = [k for k in delivery_keys(data_dir, source) if Quarter.parse(k) < Quarter.parse(key)]
     return earlier[-1] if earlier else None
 
 
@@ -81,16 +100,13 @@ def read_hes_manifest(path: Path) -> HesManifest:
     return HesManifest(coverage_start, cutoff, extracted_on)
 
 
-def select_deliveries(data_dir: Path, quarter: str) -> DeliveriesInUse:
-    parse_quarter(quarter)
-    hes = latest_delivery(data_dir, "hes", quarter)
-    outcome_tool = latest_delivery(data_dir, "outcome_tool", quarter)
-    providers = tuple(
-        k for k in delivery_keys(data_dir, "provider_returns") if parse_quarter(k) <= parse_quarter(quarter)
-    )
+def select_deliveries(data_dir: Path, quarter: Quarter) -> DeliveriesInUse:
+    """The deliveries quarter Q uses, or DeliveryError naming what is missing."""
+    hes = covering_delivery(data_dir, "hes", quarter)
+    outcome_tool = covering_delivery(data_dir, "outcome_tool", quarter)
+    providers = tuple(k for k in delivery_keys(data_dir, "provider_returns") if Quarter.parse(k) <= quarter)
     manifest = read_hes_manifest(data_dir / "hes" / hes / "manifest.json")
-    previous = previous_delivery(data_dir, "hes", hes)
-    return DeliveriesInUse(quarter, hes, previous, outcome_tool, providers, manifest)
+    return DeliveriesInUse(hes, previous_delivery(data_dir, "hes", hes), outcome_tool, providers, manifest)
 
 
 @dataclass(frozen=True)

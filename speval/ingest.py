@@ -24,7 +24,7 @@ import fastexcel
 import polars as pl
 
 from speval.contract import PROVIDER_SHEETS, FileSpec
-from speval.deliveries import WORKBOOK_SUFFIXES
+from speval.deliveries import WORKBOOK_SUFFIXES, DeliveriesInUse
 from speval.identifiers import (IdentifierError, identifier_in_text, identifier_name_mask, key_columns_of,
                                 refuse_identifier_headers, refuse_identifiers, safe_name)
 
@@ -390,16 +390,16 @@ def _error_cells(layout: SheetLayout, numbers: pl.Series, letters: list[str]) ->
     return numbers.replace_strict(first, default=None, return_dtype=pl.String)
 
 
-def delivered_files(spec: FileSpec, data_dir: Path, hes: str, outcome_tool: str,
-                    provider_returns: tuple[str, ...]) -> list[tuple[str, Path]]:
+def delivered_files(spec: FileSpec, data_dir: Path, used: DeliveriesInUse) -> list[tuple[str, Path]]:
     """(delivery key, path) of every file this spec reads for the run, in a stable order. Provider returns
     are the `.xlsx`/`.xlsm` workbooks of each folder, whatever the case of the suffix (Excel's own `~$` lock
     files aside); other files there are listed as not read (`speval.deliveries.files_not_read`)."""
     if spec.source == "hes":
-        return [(hes, data_dir / "hes" / hes / spec.filename)]
+        return [(used.hes, data_dir / "hes" / used.hes / spec.filename)]
     if spec.source == "outcome_tool":
-        return [(outcome_tool, data_dir / "outcome_tool" / outcome_tool / spec.filename)]
-    return [(key, path) for key in provider_returns for path in provider_workbooks(data_dir / "provider_returns" / key)]
+        return [(used.outcome_tool, data_dir / "outcome_tool" / used.outcome_tool / spec.filename)]
+    return [(key, path) for key in used.provider_returns
+            for path in provider_workbooks(data_dir / "provider_returns" / key)]
 
 
 def provider_workbooks(folder: Path) -> list[Path]:
@@ -413,12 +413,11 @@ def provider_workbooks(folder: Path) -> list[Path]:
     )
 
 
-def read_delivered(spec: FileSpec, data_dir: Path, hes: str, outcome_tool: str,
-                   provider_returns: tuple[str, ...]) -> list[RawFile]:
+def read_delivered(spec: FileSpec, data_dir: Path, used: DeliveriesInUse) -> list[RawFile]:
     """Read every file of this spec for the run. Every refused file is reported, not only the first."""
     reader = read_workbook_sheet if spec.is_workbook_sheet else read_csv_file
     files, refusals = [], []
-    for delivery, path in delivered_files(spec, data_dir, hes, outcome_tool, provider_returns):
+    for delivery, path in delivered_files(spec, data_dir, used):
         try:
             files.append(reader(path, data_dir, spec, delivery))
         except (FileRefused, IdentifierError) as refused:

@@ -32,7 +32,6 @@ REASON_CALIPER = "no candidate within caliper"
 REASON_USED_UP = "candidates used up"
 
 _CHUNK = 1 << 14  # rows per block of the weighted cross-product in propensity_logit
-SMD_THRESHOLD = 0.1  # |SMD| below this is conventionally "balanced" (Austin 2009; cobalt's m.threshold)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from speval.ingest import sha256_of
 
 # Contract table → (warehouse table, columns in contract order, row order). Matching tables hold every
 # setting of the sensitivity analysis; the contract's tables are the primary setting's rows.
-PRIMARY = "setting = 'primary'"
+PRIMARY = "setting IN (SELECT setting FROM analysis.matching_settings WHERE is_primary)"
 CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "attrition": ("analysis.attrition", ("cohort", "step", "n"), "cohort_order, step_order"),
     "hospital_use": (

@@ -1,6 +1,7 @@
-"""Delivery selection (CONTRACT.md §1): the latest HES / outcome-tool delivery with key <= the reporting
-quarter, every provider-returns folder with key <= it; records revised or withdrawn between cumulative
-deliveries follow the newer one; the data-quality summary counts what changed."""
+"""Delivery selection (docs/contract/inputs.md, ADR 0015): the HES / outcome-tool delivery whose key is the
+reporting quarter or, failing that, the latest earlier one whose cut-off lies in the four quarters ending it;
+every provider-returns folder with key <= it; records revised or withdrawn between cumulative deliveries
+follow the newer one; the data-quality summary counts what changed."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import pytest
 
 from builders import DataSet
 from speval.deliveries import DeliveryError, previous_delivery, select_deliveries
+from speval.quarters import Quarter
 
 
 def _folders(root, source, keys):
@@ -20,27 +22,43 @@ def test_latest_delivery_not_after_the_quarter(tmp_path):
     _folders(tmp_path, "hes", ["2013Q2", "2013Q4", "2014Q4", "notaquarter"])
     _folders(tmp_path, "outcome_tool", ["2013Q2", "2013Q4"])
     _folders(tmp_path, "provider_returns", ["2012Q3", "2013Q1", "2013Q4", "2014Q1"])
-    for key in ("2013Q2", "2013Q4", "2014Q4"):
+    for key, cutoff in (("2013Q2", "2013-06-30"), ("2013Q4", "2013-12-31"), ("2014Q4", "2014-12-31")):
         (tmp_path / "hes" / key / "manifest.json").write_text(
-            json.dumps({"coverage_start": "2011-04-01", "cutoff": "2013-12-31", "extracted_on": "2014-01-17"}))
-    used = select_deliveries(tmp_path, "2014Q2")
+            json.dumps({"coverage_start": "2011-04-01", "cutoff": cutoff, "extracted_on": "2014-01-17"}))
+    used = select_deliveries(tmp_path, Quarter.parse("2014Q2"))
     assert (used.hes, used.outcome_tool, used.previous_hes) == ("2013Q4", "2013Q4", "2013Q2")
     assert used.provider_returns == ("2012Q3", "2013Q1", "2013Q4", "2014Q1")
-    used = select_deliveries(tmp_path, "2013Q3")
+    used = select_deliveries(tmp_path, Quarter.parse("2013Q3"))
     assert (used.hes, used.previous_hes, used.provider_returns) == ("2013Q2", None, ("2012Q3", "2013Q1"))
     assert previous_delivery(tmp_path, "hes", "2014Q4") == "2013Q4"
-    with pytest.raises(DeliveryError, match="no hes delivery with key <= 2013Q1"):
-        select_deliveries(tmp_path, "2013Q1")
+    with pytest.raises(DeliveryError, match="^no HES delivery covers 2013Q1: the earliest is 2013Q2$"):
+        select_deliveries(tmp_path, Quarter.parse("2013Q1"))
+
+
+def test_a_delivery_covers_the_four_quarters_ending_at_its_cut_off(tmp_path):
+    """2013Q4's delivery (cut-off 2013-12-31) covers 2014Q1 to 2014Q3 while 2014Q4's has not arrived; not 2015Q1."""
+    _folders(tmp_path, "hes", ["2013Q4"])
+    _folders(tmp_path, "outcome_tool", ["2013Q4"])
+    (tmp_path / "hes" / "2013Q4" / "manifest.json").write_text(
+        json.dumps({"coverage_start": "2011-04-01", "cutoff": "2013-12-31"}))
+    assert select_deliveries(tmp_path, Quarter.parse("2014Q3")).hes == "2013Q4"
+    with pytest.raises(DeliveryError, match="^no HES delivery covers 2014Q4: the latest is 2013Q4, cut-off 2013-12-31$"):
+        select_deliveries(tmp_path, Quarter.parse("2014Q4"))
+    (tmp_path / "hes" / "2013Q4" / "manifest.json").write_text(
+        json.dumps({"coverage_start": "2011-04-01", "cutoff": "2014-12-31"}))  # a late cut-off covers more
+    with pytest.raises(DeliveryError, match="^no outcome-tool export covers 2014Q4: the latest is 2013Q4, cut-off "
+                                            "2013-12-31$"):
+        select_deliveries(tmp_path, Quarter.parse("2014Q4"))
 
 
 def test_manifest_errors_name_the_file(tmp_path):
     _folders(tmp_path, "hes", ["2013Q4"])
     _folders(tmp_path, "outcome_tool", ["2013Q4"])
     with pytest.raises(DeliveryError, match="no manifest.json"):
-        select_deliveries(tmp_path, "2013Q4")
+        select_deliveries(tmp_path, Quarter.parse("2013Q4"))
     (tmp_path / "hes" / "2013Q4" / "manifest.json").write_text('{"coverage_start": "2011-04-01"}')
     with pytest.raises(DeliveryError, match="manifest.json must hold"):
-        select_deliveries(tmp_path, "2013Q4")
+        select_deliveries(tmp_path, Quarter.parse("2013Q4"))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo-data generator (speval.demo_data)."""
+"""Tests for the synthetic demo-data generator (speval.demo)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from speval import demo_data
+from speval import demo
+from speval.demo import constants, timeline
 
 SCALE = 0.1
-QUARTERS = list(demo_data.DELIVERIES)
+QUARTERS = list(constants.DELIVERIES)
 
 PERSONS_COLS = ["TOKEN_PERSON_ID", "YEAR_OF_BIRTH", "SEX", "LSOA11", "IMD_DECILE", "GPPRAC", "LTC_COUNT",
                 "RISK_SCORE", "REGISTERED_FROM", "REGISTERED_TO", "DATE_OF_DEATH"]
@@ -92,7 +93,7 @@ def header_index(df: pl.DataFrame, columns: list[str]) -> int:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("demo")
-    summary = demo_data.generate(out, scale=SCALE, seed=42)
+    summary = demo.generate(out, scale=SCALE, seed=42)
     (out / "_summary.json").write_text(json.dumps(summary))
     return out
 
@@ -107,9 +108,9 @@ def truth(data) -> dict:
 
 def test_same_seed_same_bytes_different_seed_different_files(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    demo_data.generate(a, scale=0.05, seed=7)
-    demo_data.generate(b, scale=0.05, seed=7)
-    demo_data.generate(c, scale=0.05, seed=8)
+    demo.generate(a, scale=0.05, seed=7)
+    demo.generate(b, scale=0.05, seed=7)
+    demo.generate(c, scale=0.05, seed=8)
     ha, hb, hc = tree_hashes(a), tree_hashes(b), tree_hashes(c)
     assert ha == hb
     data_files = [k for k in ha if k.endswith((".csv", ".xlsx")) and k in hc]
@@ -119,10 +120,10 @@ def test_same_seed_same_bytes_different_seed_different_files(tmp_path):
 
 
 def test_add_months_clamps_to_month_end():
-    days = np.array([demo_data._day("2013-01-31"), demo_data._day("2012-08-31"), demo_data._day("2013-03-15")])
-    got = demo_data.add_months(days, 1)
-    assert [str(demo_data._to_date(d)) for d in got] == ["2013-02-28", "2012-09-30", "2013-04-15"]
-    assert str(demo_data._to_date(demo_data.add_months(np.array([demo_data._day("2012-02-29")]), 12)[0])) == "2013-02-28"
+    days = np.array([timeline.to_day("2013-01-31"), timeline.to_day("2012-08-31"), timeline.to_day("2013-03-15")])
+    got = timeline.add_months(days, 1)
+    assert [str(timeline.to_date(d)) for d in got] == ["2013-02-28", "2012-09-30", "2013-04-15"]
+    assert str(timeline.to_date(timeline.add_months(np.array([timeline.to_day("2012-02-29")]), 12)[0])) == "2013-02-28"
 
 
 def test_nhs_checker_itself():
@@ -137,7 +138,7 @@ def test_nhs_checker_itself():
 
 def test_layout_and_manifests(data):
     summary = json.loads((data / "_summary.json").read_text())
-    for q, cutoff in demo_data.DELIVERIES.items():
+    for q, cutoff in constants.DELIVERIES.items():
         manifest = json.loads((data / "hes" / q / "manifest.json").read_text())
         assert manifest == {
             "coverage_start": "2011-04-01",
@@ -149,13 +150,13 @@ def test_layout_and_manifests(data):
         for f in ("referrals.csv", "onward_referrals.csv", "assessments.csv"):
             assert read(data / "outcome_tool" / q / f).height == summary[f"outcome_tool/{q}/{f}"]
     quarters = sorted(p.name for p in (data / "provider_returns").iterdir())
-    assert quarters == sorted(demo_data.LTC_RETURN_QUARTERS + demo_data.MH_RETURN_QUARTERS)
+    assert quarters == sorted(constants.LTC_RETURN_QUARTERS + constants.MH_RETURN_QUARTERS)
     assert (data / "truth.json").exists() and (data / "truth_patients.csv").exists()
 
 
 @pytest.mark.parametrize("q", QUARTERS)
 def test_hes_columns_dates_and_codes(data, q):
-    cutoff = demo_data.DELIVERIES[q]
+    cutoff = constants.DELIVERIES[q]
     persons = read(data / "hes" / q / "persons.csv")
     assert persons.columns == PERSONS_COLS
     assert persons["TOKEN_PERSON_ID"].is_unique().all()
@@ -179,7 +180,7 @@ def test_hes_columns_dates_and_codes(data, q):
     assert set(apc["CLASSPAT"]) <= {"1", "2", "3", "4", "5"} and {"1", "2", "3"} <= set(apc["CLASSPAT"])
     assert set(apc["ADMIMETH"]) <= EMERGENCY | {"11", "12", "13"}
     assert apc["ADMIMETH"].is_in(list(EMERGENCY)).mean() > 0.5
-    assert set(apc["PROCODE3"]) <= set(demo_data.TRUSTS)
+    assert set(apc["PROCODE3"]) <= set(constants.TRUSTS)
     open_ = apc.filter(pl.col("EPISTAT") == "1")
     assert open_["EPIEND"].null_count() == open_.height and open_["DISDATE"].null_count() == open_.height
     assert apc.filter(pl.col("EPISTAT") == "3")["EPIEND"].null_count() == 0
@@ -194,7 +195,7 @@ def test_hes_columns_dates_and_codes(data, q):
     assert ae["ARRIVALTIME"].str.contains(r"^([01]\d|2[0-3]):[0-5]\d$").all()
     assert set(ae["AEATTENDCAT"]) == {"1", "2", "3"}
     assert (ae["AEATTENDCAT"] == "1").mean() > 0.8
-    assert set(ae["AEATTENDDISP"]) <= set(demo_data.AE_DISP)
+    assert set(ae["AEATTENDDISP"]) <= set(constants.AE_DISP)
     same_day = ae.group_by("TOKEN_PERSON_ID", "ARRIVALDATE").agg(pl.col("ARRIVALTIME").n_unique().alias("n"))
     assert (same_day["n"] >= 2).any()
 
@@ -295,7 +296,7 @@ def test_pool_is_ten_times_referred_and_linkage(data, truth):
 
 @pytest.mark.parametrize("q", QUARTERS)
 def test_outcome_tool_shape(data, truth, q):
-    cutoff = demo_data.DELIVERIES[q]
+    cutoff = constants.DELIVERIES[q]
     refs = read(data / "outcome_tool" / q / "referrals.csv")
     assert refs.columns == REF_COLS
     assert refs["REFERRAL_ID"].is_unique().all()
@@ -397,7 +398,7 @@ def test_workbooks_are_messy_but_readable(data, truth):
     assert date_kinds == {"text", "excel"}
     assert len(total_labels) >= 2 and len(header_styles) >= 8 and n_blank_rows > 0
     planted = [d for d in truth["planted_defects"] if d["kind"] == "activity_referral_id_unknown_to_outcome_tool"]
-    assert len(planted) == demo_data.N_UNKNOWN_ACTIVITY_REFS
+    assert len(planted) == constants.N_UNKNOWN_ACTIVITY_REFS
     assert activity_ids - all_refs == {d["referral_id"] for d in planted}
     for d in planted:
         rel, sheet_name = d["file"].split("#")
@@ -430,7 +431,7 @@ def test_truth_files(data, truth):
     assert 0.85 < rr["inpatient_admissions"] < 1.0
     tp = read(data / "truth_patients.csv")
     cols = ["TOKEN_PERSON_ID", "PROGRAMME", "INDEX_DATE"] + [
-        f"{m}_after_{w}m_{kind}" for w in (6, 12) for m in demo_data.PIPELINE_MEASURES
+        f"{m}_after_{w}m_{kind}" for w in (6, 12) for m in constants.PIPELINE_MEASURES
         for kind in ("expected", "counterfactual")
     ]
     assert sorted(tp.columns) == sorted(cols)

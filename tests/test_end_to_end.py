@@ -41,7 +41,7 @@ def date(value: str) -> dt.date | None:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     from pipelines.cli import main
-    from speval.demo_data import generate
+    from speval.demo import generate
 
     root = tmp_path_factory.mktemp("e2e")
     generate(root / "data", scale=0.1, seed=42)
@@ -226,23 +226,23 @@ def test_every_file_reconciles_and_planted_defects_are_caught(demo):
     assert checked >= 3
 
 
-def test_mental_health_programme_and_a_programme_with_no_referrals_yet(demo):
-    """MH referrals start in 2015: its 2016Q4 report has cohorts; in 2013Q4 every group is empty but the
-    report is still produced, with n 0 and blank means/effects rather than an error."""
+def test_mental_health_programme_and_a_programme_with_no_referrals_yet(demo, capsys):
+    """MH referrals start in 2015: its 2016Q4 report has cohorts; a 2013Q4 MH run is refused before it starts
+    (exit 2, one line), never published as "about 0 people referred"."""
     from pipelines.cli import main
 
-    for quarter, expect_members in (("2016Q4", True), ("2013Q4", False)):
-        out, warehouse = demo / f"mh_{quarter}", demo / f"mh_{quarter}.duckdb"
-        assert main(["run", "--quarter", quarter, "--programme", "MH", "--data-dir", str(demo / "data"),
-                     "--out", str(out), "--warehouse", str(warehouse)]) == 0
-        tables = out / "MH" / quarter / "tables"
-        attrition = pl.read_csv(tables / "attrition.csv")
-        effects = pl.read_csv(tables / "matched_effects.csv")
-        assert effects.height == 8 and pl.read_csv(tables / "balance.csv").height == 26
-        if expect_members:
-            assert attrition.filter(cohort="6m", step="registered")["n"][0] > 0
-        else:
-            assert attrition["n"].sum() == 0
-            assert effects["n_treated"].sum() == 0 and effects["did"].null_count() == 8
-            assert pl.read_csv(tables / "hospital_use.csv")["mean_before"].null_count() == 16
-        assert (out / "MH" / quarter / "evaluation_report.pdf").is_file()
+    out, warehouse = demo / "mh_2016Q4", demo / "mh_2016Q4.duckdb"
+    assert main(["run", "--quarter", "2016Q4", "--programme", "MH", "--data-dir", str(demo / "data"),
+                 "--out", str(out), "--warehouse", str(warehouse)]) == 0
+    tables = out / "MH" / "2016Q4" / "tables"
+    assert pl.read_csv(tables / "attrition.csv").filter(cohort="6m", step="registered")["n"][0] > 0
+    assert pl.read_csv(tables / "matched_effects.csv").height == 8
+    assert pl.read_csv(tables / "balance.csv").height == 26
+    assert (out / "MH" / "2016Q4" / "evaluation_report.pdf").is_file()
+    capsys.readouterr()
+    out = demo / "mh_2013Q4"
+    assert main(["run", "--quarter", "2013Q4", "--programme", "MH", "--data-dir", str(demo / "data"),
+                 "--out", str(out), "--warehouse", str(demo / "mh_2013Q4.duckdb")]) == 2
+    assert capsys.readouterr().err == ("speval run refused: no MH referrals on or before 2013-12-31 in "
+                                       "outcome-tool export 2013Q4\n")
+    assert not out.exists()

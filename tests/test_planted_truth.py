@@ -18,7 +18,7 @@ from speval.truth import MEASURES, true_effects
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     from pipelines.cli import main
-    from speval.demo_data import generate
+    from speval.demo import generate
 
     root = tmp_path_factory.mktemp("truth")
     generate(root / "data", scale=1.0, seed=42)

@@ -4,16 +4,27 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speval.quarters import add_months, previous_quarter, quarter_end, quarter_of, quarter_start
+import pytest
+
+from speval.quarters import Quarter, add_months
 
 
 def test_quarter_bounds():
-    assert quarter_start("2013Q4") == dt.date(2013, 10, 1)
-    assert quarter_end("2013Q4") == dt.date(2013, 12, 31)
-    assert quarter_end("2012Q1") == dt.date(2012, 3, 31)
-    assert quarter_end("2014Q2") == dt.date(2014, 6, 30)
-    assert quarter_of(dt.date(2013, 9, 30)) == "2013Q3"
-    assert previous_quarter("2014Q1") == "2013Q4"
+    q = Quarter.parse("2013Q4")
+    assert (q.first_day, q.last_day, q.key, str(q)) == (dt.date(2013, 10, 1), dt.date(2013, 12, 31), "2013Q4", "2013Q4")
+    assert Quarter.parse("2012Q1").last_day == dt.date(2012, 3, 31)
+    assert Quarter.parse("2014Q2").last_day == dt.date(2014, 6, 30)
+    assert Quarter.of(dt.date(2013, 9, 30)) == Quarter(2013, 3)
+    assert Quarter.parse("2014Q1").previous == Quarter.parse("2013Q4")
+    assert Quarter.parse("2014Q1").shift(-3) == Quarter.parse("2013Q2")
+    assert Quarter.parse("2013Q4").words == "October to December 2013"
+    assert Quarter.parse("2013Q4") < Quarter.parse("2014Q1")
+
+
+@pytest.mark.parametrize("text", ["2014-Q4", "2014Q5", "2014Q0", "14Q4", "2014q4", "", " 2014Q4"])
+def test_malformed_quarters_are_refused(text):
+    with pytest.raises(ValueError, match="not a quarter"):
+        Quarter.parse(text)
 
 
 def test_add_months_clamps_to_month_end():

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from builders import DataSet
 from speval.contract import ALL_SPECS, HES_FILES, OUTCOME_TOOL_FILES, Column
 from speval.identifiers import IdentifierError
+from speval.deliveries import DeliveriesInUse, HesManifest
 from speval.ingest import FileRefused, load_raw, read_delivered
 from speval.validate import typed_expression, validate_file_type
 from speval.warehouse import connect, replace_table
@@ -85,6 +86,9 @@ def corrupt(data_dir: Path, edits) -> None:
         path.write_text(out.getvalue(), encoding="utf-8")
 
 
+USED = DeliveriesInUse("2013Q4", None, "2013Q4", (), HesManifest(dt.date(2011, 4, 1), dt.date(2013, 12, 31), None))
+
+
 def validate_all(data_dir: Path) -> tuple[dict, object]:
     """Ingest and validate every CSV file type (in contract order) on an in-memory warehouse."""
     con = connect()
@@ -92,7 +96,7 @@ def validate_all(data_dir: Path) -> tuple[dict, object]:
         "coverage_start": [dt.date(2011, 4, 1)], "cutoff": [dt.date(2013, 12, 31)]}))
     counts = {}
     for spec in ALL_SPECS:
-        files = read_delivered(spec, data_dir, "2013Q4", "2013Q4", ()) if spec in CSV_SPECS else []
+        files = read_delivered(spec, data_dir, USED) if spec in CSV_SPECS else []
         load_raw(con, spec, files)
         counts[spec.name] = validate_file_type(con, spec)
     return counts, con
