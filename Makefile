@@ -28,6 +28,11 @@ demo: setup
 test: setup
 	@$(UV) run --frozen pytest -q
 
+# Everything except the tests marked `pipeline` (a real `speval run`, or PDFs) or `browser` (the UI): < 60 s.
+.PHONY: test-fast
+test-fast: setup
+	@$(UV) run --frozen pytest -q -m "not pipeline and not browser"
+
 ui: setup
 	@echo "Dagster UI on http://127.0.0.1:3000 (run history kept in .dagster/)"
 	@$(UV) run --frozen dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions

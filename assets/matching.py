@@ -1,5 +1,5 @@
 """Matching: a never-referred comparison group matched on pre-referral history, its balance, and the
-difference-in-differences effects with 95% intervals (CONTRACT.md §2, ADR 0012)."""
+difference-in-differences effects with 95% intervals (docs/contract/rules.md, ADR 0012)."""
 from __future__ import annotations
 
 import dagster as dg

@@ -20,7 +20,7 @@ outcome_assets = [sql_table_asset(name, "outcomes") for name in OUTCOME_TABLES]
 
 @dg.asset_check(asset=dg.AssetKey(["analysis", "hospital_use"]), name="matches_attrition", blocking=True)
 def hospital_use_matches_attrition(warehouse: Warehouse) -> dg.AssetCheckResult:
-    """CONTRACT.md §3: the last attrition step's n equals the n_patients of that cohort's `all` rows."""
+    """docs/contract/outputs.md: the last attrition step's n equals the n_patients of that cohort's `all` rows."""
     with warehouse.connect() as con:
         bad = con.execute(
             """

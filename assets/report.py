@@ -27,7 +27,7 @@ TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()} | {"ana
 )
 def analysis_tables(context, settings: EvaluationSettings,
                     warehouse: Warehouse) -> dg.MaterializeResult:
-    """The analysis tables of CONTRACT.md §3, unsuppressed and unrounded (restricted), in `<run>/tables/`;
+    """The analysis tables of docs/contract/outputs.md, unsuppressed and unrounded (restricted), in `<run>/tables/`;
     the HES data-quality summary in `<run>/quality/`."""
     staging = settings.staging_folder(context.run)
     with warehouse.connect() as con:

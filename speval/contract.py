@@ -1,4 +1,4 @@
-"""The data contract (CONTRACT.md §1) as declarations: one `FileSpec` per input file or sheet.
+"""The data contract (docs/contract/inputs.md) as declarations: one `FileSpec` per input file or sheet.
 
 Validation (`speval.validate`) compiles these declarations into set-based DuckDB SQL, so a rule is
 written once, here, and read by people and by the machine alike. Column types:

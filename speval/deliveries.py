@@ -63,6 +63,8 @@ def covering_delivery(data_dir: Path, source: str, quarter: Quarter) -> str:
         raise DeliveryError(f"no {name} covers {quarter}: "
                             + (f"the earliest is {later[0]}" if later else f"there is none under {data_dir / source}"))
     latest = keys[-1]
+    if latest == quarter.key:  # the quarter's own delivery, whatever its cut-off
+        return latest
     cutoff = delivery_cutoff(data_dir, source, latest)
     if not quarter.shift(-3).first_day <= cutoff <= quarter.last_day:
         raise DeliveryError(f"no {name} covers {quarter}: the latest is {latest}, cut-off {cutoff.isoformat()}")

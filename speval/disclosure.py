@@ -216,7 +216,7 @@ HOSPITAL_USE_COLUMNS = [
 
 
 def publish_hospital_use(df: pl.DataFrame) -> pl.DataFrame:
-    """hospital_use (CONTRACT §3) -> the same columns as display strings.
+    """hospital_use (docs/contract/outputs.md) -> the same columns as display strings.
 
     n_patients via :func:`publish_count`; mean_before, mean_after and change via
     :func:`publish_mean` (2 decimals); pct_change via :func:`publish_mean` (0 decimals).
@@ -253,7 +253,7 @@ def publish_progress_low_pct(progress_low_pct: Any, followup_n: Any) -> str:
 
 
 def publish_wellbeing(df: pl.DataFrame) -> pl.DataFrame:
-    """wellbeing (CONTRACT §3) -> the same columns as display strings.
+    """wellbeing (docs/contract/outputs.md) -> the same columns as display strings.
 
     * counts via :func:`publish_count`; means via :func:`publish_mean` over their count;
     * baseline_low_pct = pct(round5(low), round5(baseline_n)) where
@@ -285,7 +285,7 @@ ATTRITION_COLUMNS = ["cohort", "step", "n", "excluded"]
 
 
 def publish_attrition(df: pl.DataFrame) -> pl.DataFrame:
-    """attrition (CONTRACT §3) -> cohort, step, n, excluded as display strings.
+    """attrition (docs/contract/outputs.md) -> cohort, step, n, excluded as display strings.
 
     Rows are put in the contract's step order within each cohort. ``excluded`` is the
     number dropped at that step (previous step's n minus this n, from the unrounded
@@ -312,7 +312,7 @@ RECONCILIATION_COLUMNS = [
 
 
 def publish_reconciliation(df: pl.DataFrame) -> pl.DataFrame:
-    """reconciliation (CONTRACT §3): row counts published like any other count."""
+    """reconciliation (docs/contract/outputs.md): row counts published like any other count."""
     out = []
     for r in _rows(df, RECONCILIATION_COLUMNS):
         out.append({
@@ -326,7 +326,7 @@ QUARANTINE_SUMMARY_COLUMNS = ["source", "file", "reason", "rows"]
 
 
 def publish_quarantine(df: pl.DataFrame) -> pl.DataFrame:
-    """quarantine (CONTRACT §3) -> rows per (source, file, reason), disclosure-controlled.
+    """quarantine (docs/contract/outputs.md) -> rows per (source, file, reason), disclosure-controlled.
 
     Row numbers are never published: only the number of rows per reason.
     """
@@ -381,7 +381,7 @@ def _publish_effect_row(r: dict[str, Any], extra: list[str]) -> dict[str, str]:
 
 
 def publish_matched_effects(df: pl.DataFrame) -> pl.DataFrame:
-    """matched_effects (CONTRACT §3) -> display strings.
+    """matched_effects (docs/contract/outputs.md) -> display strings.
 
     Treated means over n_treated, control means over n_controls; the difference in
     differences and its interval use both groups, so they are suppressed when either is
@@ -444,7 +444,7 @@ def _publish_statistic(value: Any, n: int | None, known: bool) -> str:
 
 
 def publish_balance(df: pl.DataFrame, matched_effects: pl.DataFrame | None = None) -> pl.DataFrame:
-    """balance (CONTRACT §3) -> display strings (SMDs to 2 decimals).
+    """balance (docs/contract/outputs.md) -> display strings (SMDs to 2 decimals).
 
     A standardised mean difference is a statistic over the matched groups; when
     ``matched_effects`` is given, a cohort whose smaller group has 1-7 people (or 0

@@ -1,4 +1,4 @@
-"""Run outputs: the contract's analysis tables as CSV and the run manifest (CONTRACT.md §3).
+"""Run outputs: the contract's analysis tables as CSV and the run manifest (docs/contract/outputs.md).
 
 Tables are unsuppressed and unrounded (restricted to the evaluation team); the published report
 applies disclosure control (`speval.disclosure`). Nothing here reads the clock.
@@ -17,6 +17,10 @@ from pathlib import Path
 import polars as pl
 
 from speval.ingest import sha256_of
+from speval.vocabulary import COHORTS, MEASURE_CODES
+
+COHORT_ORDER = f"list_position({[c.code for c in COHORTS]}, cohort)"
+MEASURE_ORDER = f"list_position({list(MEASURE_CODES)}, measure)"
 
 # Contract table → (warehouse table, columns in contract order, row order). Matching tables hold every
 # setting of the sensitivity analysis; the contract's tables are the primary setting's rows.
@@ -38,12 +42,11 @@ CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
         "analysis.matched_effects",
         ("cohort", "measure", "n_treated", "n_controls", "treated_before", "treated_after", "control_before",
          "control_after", "did", "did_ci_low", "did_ci_high"),
-        "CASE cohort WHEN '6m' THEN 1 ELSE 2 END, CASE measure WHEN 'inpatient_admissions' THEN 1 "
-        "WHEN 'emergency_admissions' THEN 2 WHEN 'ae_attendances' THEN 3 ELSE 4 END",
+        f"{COHORT_ORDER}, {MEASURE_ORDER}",
     ),
     "balance": (
         "analysis.balance", ("cohort", "covariate", "smd_before", "smd_after"),
-        "CASE cohort WHEN '6m' THEN 1 ELSE 2 END",
+        COHORT_ORDER,
     ),
     "reconciliation": (
         "audit.reconciliation",
@@ -78,6 +81,7 @@ REPORT_ONLY_TABLES = {
     "balance_all_settings": "SELECT * FROM analysis.balance",
     "unmatched_treated": "SELECT setting, cohort, reason, count(*) AS n FROM analysis.unmatched_treated "
                          "GROUP BY ALL ORDER BY ALL",
+    "matching_settings": "SELECT * FROM analysis.matching_settings ORDER BY setting_order",
 }
 
 

@@ -1,6 +1,6 @@
 """Row-level validation of the raw layer, compiled from `speval.contract` into DuckDB SQL.
 
-For each file (CONTRACT.md §2), in this order:
+For each file (docs/contract/rules.md), in this order:
 1. exact duplicate rows (every delivered cell equal, within one file) collapse to their first copy;
 2. each row's own rules (total row, mandatory blanks, types, code sets, ranges, cross-column rules);
 3. key conflicts among the rows still valid: rows sharing a key but differing are all quarantined;

@@ -6,7 +6,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+from speval.package_data import data_folder
+
+SQL_DIR = data_folder("sql")
 SCHEMAS = ("raw", "staged", "audit", "core", "analysis")
 
 # Offline and explicit: no extension downloads, and a missing table never resolves to a Python variable.

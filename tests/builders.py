@@ -104,7 +104,7 @@ class DataSet:
         return self.root
 
 
-# ---- provider returns (CONTRACT.md §1.3) -------------------------------------------------------------
+# ---- provider returns (docs/contract/inputs.md) -------------------------------------------------------------
 
 BLANK_ROW = None
 """In `ProviderWorkbook.sheet` rows: a row left entirely blank."""

@@ -1,4 +1,4 @@
-"""Bad input: every planted defect has its exact outcome (CONTRACT.md §2, ADR 0004).
+"""Bad input: every planted defect has its exact outcome (docs/contract/rules.md, ADR 0004).
 
 Three data sets, each run once through the real `speval run`:
 
@@ -32,6 +32,8 @@ import pytest
 from builders import BLANK_ROW, PROVIDER_HEADERS, DataSet, Money, ProviderWorkbook
 from conftest import Run
 from speval.contract import SPECS
+
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 
 REPO = Path(__file__).resolve().parent.parent
 QUARTER = "2013Q4"

@@ -12,6 +12,8 @@ from builders import DataSet
 from speval.deliveries import DeliveryError, previous_delivery, select_deliveries
 from speval.quarters import Quarter
 
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
+
 
 def _folders(root, source, keys):
     for key in keys:

@@ -17,6 +17,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
+
 QUARTER, QUARTER_END = "2013Q4", dt.date(2013, 12, 31)
 EMERGENCY = {"21", "22", "23", "24", "25", "28", "2A", "2B", "2C", "2D"}
 MEASURES = ("inpatient_admissions", "emergency_admissions", "ae_attendances", "outpatient_appointments")

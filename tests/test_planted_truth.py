@@ -14,6 +14,8 @@ import pytest
 
 from speval.truth import MEASURES, true_effects
 
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):

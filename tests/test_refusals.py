@@ -25,6 +25,8 @@ import pytest
 from builders import BLANK_ROW, DataSet, ExcelError, ProviderWorkbook
 from conftest import Run
 
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
+
 REPO = Path(__file__).resolve().parent.parent
 QUARTER = "2013Q4"
 HES, TOOL, RETURNS = f"hes/{QUARTER}", f"outcome_tool/{QUARTER}", f"provider_returns/{QUARTER}"
@@ -73,8 +75,7 @@ def warehouse_text(run: Run) -> str:
     parts = []
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
         for schema, table in con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall():
-            frame = con.sql(f'SELECT * FROM "{schema}"."{table}"').pl()
-            parts.append(frame.cast(pl.String).write_csv())
+            parts.append(con.sql(f'SELECT CAST(COLUMNS(*) AS VARCHAR) FROM "{schema}"."{table}"').pl().write_csv())
     return "\n".join(parts)
 
 

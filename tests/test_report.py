@@ -13,12 +13,13 @@ import polars as pl
 import pytest
 
 from speval.report import flow, render_report
-from speval.report.render import build_context, interpret_matched, render_html
+from speval.report.render import build_context, render_html
+from speval.report.sections.matched import interpret_matched
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.pipeline, pytest.mark.skipif(  # renders PDFs: not in `make test-fast`
     shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
     reason="poppler-utils (pdftotext, pdftoppm) not installed",
-)
+)]
 
 # A value planted in a disclosive cell: the funded 12 month group has 5 patients, so
 # its mean must never appear in the report.
@@ -263,6 +264,9 @@ def matching_tables() -> dict[str, pl.DataFrame]:
         "matched_effects_all_settings": me_all,
         "balance_all_settings": bal_all,
         "unmatched_treated": unmatched_fixture(),
+        "matching_settings": pl.DataFrame([  # each setting's method as typed columns, primary first
+            {"setting": setting_name(*s), "caliper": s[0], "ratio": s[1], "with_replacement": s[2],
+             "is_primary": s == PRIMARY} for s in [PRIMARY] + [g for g in GRID if g != PRIMARY]]),
     }
 
 
@@ -293,7 +297,7 @@ def fixture_meta() -> dict:
             "previous_hes": "2013Q3",
         },
         "code_version": "3f2a9c1d0b7e6f5a4c3b2a19087f6e5d4c3b2a10",
-        "parameters": {"followup_window_days": [84, 140], "cohort_months": [6, 12],
+        "parameters": {"followup_min_days": 84, "followup_max_days": 140, "cohort_months": [6, 12],
                        "low_score_max": 2, "matching_caliper_sd": 0.2, "matching_ratio": 1,
                        "matching_with_replacement": False, "bootstrap_replicates": 1000,
                        "seed": 42},

@@ -10,6 +10,8 @@ import pytest
 from builders import DataSet
 from speval.expectations import Coverage, validate
 
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
+
 COVERAGE = Coverage(dt.date(2011, 4, 1), dt.date(2013, 12, 31))
 
 

@@ -22,6 +22,8 @@ import pytest
 from builders import DataSet
 from speval.run_lock import RunLock, WarehouseBusy, busy_message, is_busy_error, is_free, lock_path
 
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
+
 REPO = Path(__file__).resolve().parent.parent
 QUARTER = "2013Q4"
 REPORT_OUTPUTS = ("evaluation_report.pdf", "evaluation_report.html", "run_manifest.json", "tables", "quality")
@@ -164,7 +166,7 @@ def test_a_second_run_on_a_warehouse_in_use_is_refused_and_the_first_run_is_righ
     assert second.stdout == ""
     assert not (out / "MH").exists()
     assert first.returncode == 0, stderr[-3000:]
-    assert stdout.strip() == f"Report: {out / 'LTC' / QUARTER / 'evaluation_report.pdf'}"
+    assert stdout.splitlines()[-1] == f"Report: {out / 'LTC' / QUARTER / 'evaluation_report.pdf'}"
     ltc = out / "LTC" / QUARTER
     manifest = json.loads((ltc / "run_manifest.json").read_text())
     assert manifest["parameters"]["programme"] == "LTC"
@@ -342,6 +344,6 @@ def test_too_many_quarantined_rows_stop_the_run(tmp_path, run_speval):
 def test_quarantine_settings_are_validated(change):
     from pipelines.resources import EvaluationSettings
 
-    EvaluationSettings().check()
+    EvaluationSettings().run_spec()
     with pytest.raises(ValueError, match=next(iter(change))):
-        EvaluationSettings(**change).check()
+        EvaluationSettings(**change).run_spec()

@@ -17,6 +17,8 @@ from conftest import Run
 from speval.quarters import Quarter
 from speval.run_spec import RunRefused, RunSpec, plan_run
 
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -26,6 +26,8 @@ from speval.ingest import FileRefused, load_raw, read_delivered
 from speval.validate import typed_expression, validate_file_type
 from speval.warehouse import connect, replace_table
 
+pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
+
 CSV_SPECS = HES_FILES + OUTCOME_TOOL_FILES
 NASTY = st.sampled_from(["", " ", "x", "-1", "0", "99", "1e9", "2013-02-30", "01/02/2013", "2013-1-5", "25:00",
                          "NaN", "Funded", "Review", "21", "2A", "\u00e9t\u00e9", "'", '"', "a,b", "\n", "T0",

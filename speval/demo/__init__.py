@@ -1,4 +1,4 @@
-"""Synthetic demo data in the shapes of CONTRACT.md section 1, with a planted truth.
+"""Synthetic demo data in the shapes of docs/contract/inputs.md, with a planted truth.
 
 ``generate(out, scale, seed)`` simulates one timeline (April 2011 to June 2017) for a
 risk-stratified, LTC-flagged population of 36 GP practices, refers some of them to the

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from speval.vocabulary import MEASURE_CODES
+
 GENERATOR_VERSION = "1.0.0"
 #: Written to truth.json as "generator"; kept as the original module name so truth.json does not change.
 GENERATOR_NAME = "speval.demo_data"
 
-#: Measure names used by the pipeline (CONTRACT.md section 3), in output order.
-PIPELINE_MEASURES = (
-    "inpatient_admissions",
-    "emergency_admissions",
-    "ae_attendances",
-    "outpatient_appointments",
-)
+#: Measure names used by the pipeline (docs/contract/outputs.md), in output order.
+PIPELINE_MEASURES = MEASURE_CODES
 WINDOWS = (6, 12)
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
--- Cohort attrition (CONTRACT.md §3): persons remaining after each rule, applied in order.
+-- Cohort attrition (docs/contract/outputs.md): persons remaining after each rule, applied in order.
 WITH counts AS (
     SELECT w.cohort, w.cohort_order,
            count(s.person_id) AS referred,

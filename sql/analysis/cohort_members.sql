@@ -1,4 +1,4 @@
--- Members of the 6- and 12-month cohorts: referred persons passing every cohort rule (CONTRACT.md §2).
+-- Members of the 6- and 12-month cohorts: referred persons passing every cohort rule (docs/contract/rules.md).
 -- funded = at least one onward referral with FUNDING = Funded, dated on or before the quarter's last day,
 -- on any of the person's referrals of the programme (dated on or before that day too).
 SELECT s.cohort, s.months, s.cohort_order, s.person_id, s.index_date, s.pre_window_start, s.post_window_end,

@@ -1,4 +1,4 @@
--- Each referred person against each cohort rule (CONTRACT.md §2, ADR 0009), for W = 6 and 12 months:
+-- Each referred person against each cohort rule (docs/contract/rules.md, ADR 0009), for W = 6 and 12 months:
 --   pre window  [R - W months, R)        post window [R, R + W months), last day R + W months - 1 day
 --   linked → pre_window_covered (R - W ≥ coverage_start) → post_window_covered (last post day ≤ cutoff)
 --   → alive (no death on or before the last post day) → registered (from ≤ R - W, to blank or ≥ last post day).

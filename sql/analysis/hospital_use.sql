@@ -1,4 +1,4 @@
--- Table 1 (CONTRACT.md §3): per-patient mean counts before and after referral, all members and the funded
+-- Table 1 (docs/contract/outputs.md): per-patient mean counts before and after referral, all members and the funded
 -- subgroup. Means divide by the number of patients in the group; pct_change is blank when mean_before is 0;
 -- an empty group has n_patients 0 and blank means.
 WITH groups AS (

@@ -1,4 +1,4 @@
--- Who takes part in matching (CONTRACT.md §2, ADR 0012): per cohort and stratum (calendar month of referral,
+-- Who takes part in matching (docs/contract/rules.md, ADR 0012): per cohort and stratum (calendar month of referral,
 -- so matches stay within the calendar quarter), the cohort's treated members referred that month and the
 -- candidates: persons with no referral to any programme in the export in use (whatever its date) who pass
 -- the window, death and registration rules at every index date a control in that stratum can be given

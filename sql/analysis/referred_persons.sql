@@ -1,4 +1,4 @@
--- Referred persons and their index date R (CONTRACT.md §2, ADR 0009): the distinct TOKEN_PERSON_IDs with a
+-- Referred persons and their index date R (docs/contract/rules.md, ADR 0009): the distinct TOKEN_PERSON_IDs with a
 -- referral of the programme dated on or before the reporting quarter's last day; R is the earliest such
 -- referral date. `linked` = the person has a valid row in persons.csv (else "not linked").
 SELECT r.person_id,

@@ -1,4 +1,4 @@
--- Table 2 (CONTRACT.md §3): baseline and distance travelled per measure. A score of 2 or less is "low".
+-- Table 2 (docs/contract/outputs.md): baseline and distance travelled per measure. A score of 2 or less is "low".
 --   baseline_n: referrals with a baseline score; followup_n: referrals with both scores;
 --   progress: follow-up score > baseline score. Blank (NULL) where the denominator is 0.
 SELECT m.measure,

@@ -1,4 +1,4 @@
--- Baseline and follow-up score per referral and measure (CONTRACT.md §2, ADR 0010). Referrals of the programme and
+-- Baseline and follow-up score per referral and measure (docs/contract/rules.md, ADR 0010). Referrals of the programme and
 -- assessments both dated on or before the reporting quarter's last day.
 --   baseline  = the earliest Baseline assessment;
 --   follow-up = the earliest Review dated followup_min_days..followup_max_days after the baseline (both included).

@@ -1,4 +1,4 @@
--- Every file the run used, with read = accepted + quarantined + duplicates (CONTRACT.md §2).
+-- Every file the run used, with read = accepted + quarantined + duplicates (docs/contract/rules.md).
 SELECT f.source, f.file,
        count(o.row_number) AS rows_read,
        count(o.row_number) FILTER (WHERE o.outcome = 'accepted') AS rows_accepted,

@@ -1,4 +1,4 @@
--- Emergency admission (CONTRACT.md §2, ADR 0006): an inpatient admission whose episode's admission method
+-- Emergency admission (docs/contract/rules.md, ADR 0006): an inpatient admission whose episode's admission method
 -- is an emergency code (ADMIMETH 21-25, 28, 2A-2D, compared as strings).
 SELECT DISTINCT TOKEN_PERSON_ID AS person_id, PROCODE3 AS provider, ADMIDATE AS event_date
 FROM staged.apc

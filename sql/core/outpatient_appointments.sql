@@ -1,4 +1,4 @@
--- Outpatient appointment (CONTRACT.md §2, ADR 0008): a distinct ATTENDKEY the patient attended
+-- Outpatient appointment (docs/contract/rules.md, ADR 0008): a distinct ATTENDKEY the patient attended
 -- (ATTENDED 5 seen on time, 6 late but seen). Dated by APPTDATE.
 SELECT DISTINCT TOKEN_PERSON_ID AS person_id, ATTENDKEY AS attend_key, APPTDATE AS event_date
 FROM staged.op

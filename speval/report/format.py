@@ -1,0 +1,114 @@
+"""Numbers, dates and names as the report prints them.
+
+Locale-independent and clock-free, so the report reads the same on every machine. Every
+number handled here is already a published (disclosure-controlled) string; these helpers
+only decide how it is written, never what it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from speval import disclosure as dc
+
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]
+_SHORT_MONTHS = [m[:3] for m in MONTHS]
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_ACRONYMS = {"imd": "IMD", "ltc": "LTC", "ae": "A&E", "hes": "HES", "gp": "GP", "op": "OP",
+             "mh": "MH", "lsoa": "LSOA"}
+
+
+def is_number(s: str) -> bool:
+    """Whether a published cell is a number (not suppressed, blank or infinite)."""
+    return bool(_NUMBER.match(s))
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date, datetime or ISO text as a date (None when blank)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def long_date(value: Any) -> str:
+    """``2013-12-31`` -> ``31 December 2013`` (locale-independent)."""
+    d = as_date(value)
+    return "" if d is None else f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+
+
+def short_date(value: Any) -> str:
+    """``2013-09-30`` -> ``30 Sep 2013`` (for narrow table columns)."""
+    d = as_date(value)
+    return "" if d is None else f"{d.day} {_SHORT_MONTHS[d.month - 1]} {d.year}"
+
+
+def quarter_words(quarter: str) -> str:
+    """``2013Q4`` -> ``October to December 2013``."""
+    m = re.fullmatch(r"(\d{4})Q([1-4])", quarter or "")
+    if not m:
+        return quarter or ""
+    year, q = int(m.group(1)), int(m.group(2))
+    return f"{MONTHS[3 * q - 3]} to {MONTHS[3 * q - 1]} {year}"
+
+
+def signed(s: str) -> str:
+    """Prefix a positive published number with '+' (changes read more clearly)."""
+    if is_number(s) and float(s) > 0:
+        return "+" + s
+    return s
+
+
+def interval(lo: str, hi: str) -> str:
+    """A published interval as ``lo to hi``; ``*`` when suppressed; blank otherwise."""
+    if is_number(lo) and is_number(hi):
+        return f"{lo} to {hi}"
+    if dc.SUPPRESSED in (lo, hi):
+        return dc.SUPPRESSED
+    return ""
+
+
+def direction(pct: str) -> str | None:
+    """Which way a published % change went: 'fell', 'rose' or 'same' (None if not a number)."""
+    if not is_number(pct):
+        return None
+    v = float(pct)
+    return "fell" if v < 0 else "rose" if v > 0 else "same"
+
+
+def humanise(name: str) -> str:
+    """A code name as words: ``hes_gp_count`` -> ``HES GP count``."""
+    words = [_ACRONYMS.get(w.lower(), w) for w in str(name).replace("_", " ").split()]
+    s = " ".join(words)
+    return s[:1].upper() + s[1:]
+
+
+def in_sentence(label: str) -> str:
+    """A label for use mid-sentence: first letter lower-cased unless it starts an acronym
+    ('Emergency admissions' -> 'emergency admissions', 'A&E attendances' unchanged)."""
+    first = label.split(" ", 1)[0]
+    if sum(ch.isupper() for ch in first) > 1 or "&" in first:
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def param_value(value: Any) -> str:
+    """A run parameter as one line of text (lists comma-separated, mappings as JSON)."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(param_value(v) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def cell(s: Any) -> Any:
+    """An empty table cell shown as an en dash."""
+    return "–" if s in (None, "") else s

@@ -1,0 +1,137 @@
+"""Appendices: data and validation, HES data quality, and provenance.
+
+They let a reader check what went in: every count is disclosure-controlled like the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from speval import disclosure as dc
+from speval.report.format import param_value, short_date
+from speval.report.sections.common import table
+
+# --------------------------------------------------------------------------- data and validation
+
+
+def _provider_sheets_grouped(file: pl.Expr) -> pl.Expr:
+    """`provider_returns/2013Q1/VCS01.xlsx#Activity` → `provider_returns/2013Q1/*.xlsx#Activity`: the report
+    summarises one quarter's workbooks per sheet; the per-file detail is in reconciliation.csv."""
+    return file.str.replace(r"^(provider_returns/[^/]+/)[^/]+\.xlsx#", "${1}*.xlsx#")
+
+
+def data_and_validation(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
+    """Rows read, accepted, quarantined and duplicated per file, and quarantined rows by reason."""
+    rec = table(tables, "reconciliation")
+    q = table(tables, "quarantine")
+    if rec is not None and rec.height:
+        counts = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
+        rec = (rec.with_columns(_provider_sheets_grouped(pl.col("file")).alias("file"))
+               .group_by("source", "file", maintain_order=True).agg(pl.col(c).sum() for c in counts))
+    if q is not None and q.height:
+        q = q.with_columns(_provider_sheets_grouped(pl.col("file")).alias("file"))
+    rec_rows = dc.publish_reconciliation(rec).to_dicts() if rec is not None else []
+    q_rows = dc.publish_quarantine(q).to_dicts() if q is not None else []
+    return {"reconciliation": rec_rows, "quarantine": q_rows}
+
+
+# --------------------------------------------------------------------------- HES data quality
+
+HES_FILE_LABELS = {
+    "persons": "People (linked population)",
+    "apc": "Admitted patient care episodes",
+    "ae": "A&E attendances",
+    "op": "Outpatient appointments",
+}
+HES_RECORD_KEYS = {"persons": "TOKEN_PERSON_ID", "apc": "EPIKEY", "ae": "AEKEY", "op": "ATTENDKEY"}
+#: Columns where a blank is expected by the contract (CONTRACT.md §1.1).
+EXPECTED_BLANK = {
+    "REGISTERED_TO": "blank = still registered",
+    "DATE_OF_DEATH": "blank = alive",
+}
+
+
+def _file_kind(file: str) -> str:
+    """``hes/2013Q4/apc.csv`` -> ``apc``."""
+    return file.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+
+
+def _file_order(file: str) -> tuple[int, str]:
+    kinds = list(HES_FILE_LABELS)
+    k = _file_kind(file)
+    return (kinds.index(k) if k in kinds else len(kinds), file)
+
+
+def hes_data_quality(tables: Mapping[str, pl.DataFrame], hes: Mapping[str, Any],
+                     previous_hes: Any) -> dict[str, Any]:
+    """The HES delivery in use: rows per file, dates covered, changes since the previous
+    delivery and columns with missing values."""
+    fq = table(tables, "hes_file_quality")
+    miss = table(tables, "hes_missingness")
+    files: list[dict[str, Any]] = []
+    delivery = str(hes.get("key") or "")
+    previous = str(previous_hes) if previous_hes else ""
+    if fq is not None and fq.height:
+        pub = sorted(dc.publish_hes_file_quality(fq).to_dicts(), key=lambda r: _file_order(r["file"]))
+        for r in pub:
+            kind = _file_kind(r["file"])
+            files.append({**r, "name": r["file"].rsplit("/", 1)[-1],
+                          "label": HES_FILE_LABELS.get(kind, ""),
+                          "key": HES_RECORD_KEYS.get(kind, ""),
+                          "first": short_date(r["first_date"]), "last": short_date(r["last_date"])})
+        delivery = delivery or next((r["delivery"] for r in pub if r["delivery"]), "")
+        if not previous:
+            previous = next((r["previous_delivery"] for r in pub if r["previous_delivery"]), "")
+    missing: list[dict[str, Any]] = []
+    columns_checked = 0
+    if miss is not None and miss.height:
+        columns_checked = miss.height
+        has_missing = miss.filter(
+            (pl.col("rows_missing").fill_null(0) > 0) | (pl.col("pct_missing").fill_null(0) > 0))
+        rows = sorted(dc.publish_hes_missingness(has_missing).to_dicts(),
+                      key=lambda r: _file_order(r["file"]))  # stable: column order kept
+        for i, r in enumerate(rows):
+            missing.append({**r, "name": r["file"].rsplit("/", 1)[-1],
+                            "group_start": i > 0 and rows[i - 1]["file"] != r["file"],
+                            "note": EXPECTED_BLANK.get(r["column_name"].upper(), "")})
+    folders = {str(f["file"]).rsplit("/", 1)[0] for f in files if "/" in str(f["file"])}
+    folders |= {str(r["file"]).rsplit("/", 1)[0] for r in missing if "/" in str(r["file"])}
+    return {"available": bool(files), "files": files, "delivery": delivery,
+            "folder": f"{folders.pop()}/" if len(folders) == 1 else "",
+            "previous": previous, "missingness_available": columns_checked > 0,
+            "missing": missing}
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def _input_files(files: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Input files with the start of their sha256; provider workbooks one line per quarter's
+    folder (their sha256s are in run_manifest.json)."""
+    rows: list[dict[str, Any]] = []
+    provider_folders: dict[str, int] = {}
+    for f in files:
+        name = str(f.get("file", ""))
+        if name.startswith("provider_returns/"):
+            folder = name.rsplit("/", 1)[0]
+            provider_folders[folder] = provider_folders.get(folder, 0) + 1
+        else:
+            rows.append({"file": name, "sha": str(f.get("sha256", ""))[:12], "workbooks": None})
+    rows += [{"file": folder, "sha": None, "workbooks": n} for folder, n in provider_folders.items()]
+    return rows
+
+
+def provenance(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Deliveries, run parameters, input files (with checksums) and files found but not read."""
+    parameters = dict(meta.get("parameters") or {})
+    deliveries = dict(meta.get("deliveries") or {})
+    return {
+        "provider_returns": list(deliveries.get("provider_returns") or []),
+        "parameters": [{"key": str(k), "value": param_value(v)} for k, v in parameters.items()],
+        "input_files": _input_files(list(meta.get("input_files") or [])),
+        "files_not_read": [{"file": str(f["file"]), "reason": str(f["reason"])}
+                           for f in meta.get("files_not_read") or []],
+    }

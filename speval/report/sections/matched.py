@@ -1,0 +1,471 @@
+"""Section: comparison with a matched group (difference in differences, ADR 0012).
+
+Every figure comes from :mod:`speval.disclosure` strings: the love plot draws the published
+SMDs, the sensitivity table's largest |SMD| comes from them (``publish_max_abs``), and the
+readings compare the published naive change with the published difference in differences
+and interval. The readings are worded in ``reports/templates/sections/matched_sentences.j2``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+from markupsafe import Markup
+
+from speval import disclosure as dc
+from speval import vocabulary
+from speval.report import charts
+from speval.report.format import humanise, interval, is_number, signed
+from speval.report.sections.common import COHORT_LABELS, MEASURES, cohort_order, table
+from speval.report.templating import sentence
+
+SENTENCES = "sections/matched_sentences.j2"
+#: Tables of the matched comparison (CONTRACT §3 and the report-only tables of every setting).
+MATCHING_TABLES = ("matched_effects", "balance", "matched_effects_all_settings",
+                   "balance_all_settings", "unmatched_treated")
+PRIMARY_SETTING = "primary"
+#: The measure the per-cohort reading and the sensitivity table are about.
+HEADLINE_MEASURE = "emergency_admissions"
+UNMATCHED_LABELS = {r.code: r.label for r in vocabulary.UNMATCHED_REASONS}
+#: Matching covariates (CONTRACT §2, balance.csv) in report order, with readable labels.
+MATCH_COVARIATES = [
+    ("age", "Age"),
+    ("female", "Sex (female)"),
+    ("imd_decile", "Deprivation (IMD decile)"),
+    ("ltc_count", "Long-term conditions"),
+    ("risk_score", "Risk score"),
+    *[(f"{m}_{w}m", f"{label}, last {w} months")
+      for w in (12, 6)
+      for m, label in (("emergency_admissions", "Emergency admissions"),
+                       ("inpatient_admissions", "In-patient admissions"),
+                       ("ae_attendances", "A&E attendances"),
+                       ("outpatient_appointments", "Outpatient appointments"))],
+]
+COVARIATE_LABELS = {"sex": "Sex", **dict(MATCH_COVARIATES)}
+
+Estimates = dict[tuple[str, str], dict[str, str]]
+
+
+def covariate_label(name: str) -> str:
+    """Balance covariate names -> readable labels (unknown names are humanised)."""
+    key = str(name).lower()
+    if key in COVARIATE_LABELS:
+        return COVARIATE_LABELS[key]
+    window = re.fullmatch(r"(.+)_(\d+)m", key)
+    for m, label in MEASURES:
+        if window and window.group(1) == m:
+            return f"{label}, last {window.group(2)} months"
+        if key.endswith(m):
+            prefix = key[: -len(m)].strip("_")
+            if not prefix:
+                return label
+            if prefix.startswith("pre"):
+                return f"{label} before the index date"
+            return f"{label} ({humanise(prefix).lower()})"
+    return humanise(name)
+
+
+# --------------------------------------------------------------------------- matching settings
+
+
+def _flag(value: Any) -> bool | None:
+    """A yes/no run parameter (bool, 0/1 or text) as a bool; None when not given."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("true", "yes", "y", "1", "with"):
+            return True
+        if v in ("false", "no", "n", "0", "without"):
+            return False
+        return None
+    return bool(value)
+
+
+def _number_text(value: Any) -> str | None:
+    """A numeric run parameter as short text (0.2, 3, 1000); None when not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isinf(v):
+        return "no limit"
+    return str(int(v)) if v.is_integer() else f"{v:g}"
+
+
+def matching_method(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The primary matching settings from the run parameters, for the method paragraph
+    (each None when absent: the text then points to the run parameters)."""
+    caliper = _number_text(parameters.get("matching_caliper_sd"))
+    ratio = _number_text(parameters.get("matching_ratio"))
+    replace = _flag(parameters.get("matching_with_replacement"))
+    boot = _number_text(parameters.get("bootstrap_replicates"))
+    seed = _number_text(parameters.get("seed"))
+    return {"caliper": caliper, "ratio": ratio, "replace": replace,
+            "replicates": f"{int(boot):,}" if boot and boot.isdigit() else boot,
+            "seed": seed}
+
+
+def setting_parts(name: str, settings: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Caliper / ratio / replacement of a setting for the sensitivity table, from the run's typed matching
+    settings (analysis.matching_settings), with its sort key (primary first, then by caliper, ratio,
+    replacement); a setting the table does not describe is shown without them, last."""
+    row = settings.get(name)
+    if row is None:
+        return {"primary": name == PRIMARY_SETTING, "known": False, "caliper": "", "ratio": "",
+                "replacement": "", "key": (2, 0.0, 0, 0, name)}
+    return {"primary": bool(row["is_primary"]), "known": True, "caliper": _number_text(row["caliper"]),
+            "ratio": str(row["ratio"]), "replacement": "with" if row["with_replacement"] else "without",
+            "key": (0 if row["is_primary"] else 1, float(row["caliper"]), int(row["ratio"]),
+                    bool(row["with_replacement"]), name)}
+
+
+# --------------------------------------------------------------------------- reading an estimate
+
+
+def evidence(lo: str, hi: str) -> str | None:
+    """'lower' / 'higher' when a published 95% interval lies wholly below / above zero,
+    'none' when it includes zero (a bound published as 0.00 counts as including it)."""
+    if not (is_number(lo) and is_number(hi)):
+        return None
+    if float(hi) < 0:
+        return "lower"
+    if float(lo) > 0:
+        return "higher"
+    return "none"
+
+
+def matched_vs_naive(naive: str, did: str) -> str:
+    """How the matched estimate stands against the naive change: 'suppressed', 'none' (no
+    estimate), 'smaller_fall' / 'smaller_rise' (part of the change would have happened
+    anyway), 'all_of_fall' / 'all_of_rise' (all of it would have), 'larger_fall' /
+    'larger_rise', 'no_naive_change', or 'no_naive' (no published naive change)."""
+    if did == dc.SUPPRESSED:
+        return "suppressed"
+    if not is_number(did):
+        return "none"
+    if not is_number(naive):
+        return "no_naive"
+    d, c = float(did), float(naive)
+    if c < 0:
+        if d < 0 and abs(d) < abs(c):
+            return "smaller_fall"
+        return "all_of_fall" if d >= 0 else "larger_fall"
+    if c > 0:
+        if 0 < d < c:
+            return "smaller_rise"
+        return "all_of_rise" if d <= 0 else "larger_rise"
+    return "no_naive_change"
+
+
+def interpret_matched(cohort_label: str, measure_label: str, naive: str, did: str, lo: str,
+                      hi: str) -> str:
+    """One plain sentence comparing the naive before/after change with the matched
+    difference in differences, from the published strings only."""
+    return sentence(SENTENCES, "interpret_matched", cohort=cohort_label, measure=measure_label,
+                    naive=naive, did=did, lo=lo, hi=hi, reading=matched_vs_naive(naive, did),
+                    evidence=evidence(lo, hi))
+
+
+def other_measures_evidence(effects: Estimates, cohort: str) -> dict[str, Any]:
+    """The non-headline measures whose 95% interval excludes zero (with its direction), and
+    how many include it: a cohort's reading goes on to name them."""
+    clear, unclear = [], 0
+    for m, label in MEASURES:
+        r = effects.get((cohort, m))
+        if m == HEADLINE_MEASURE or r is None:
+            continue
+        ev = evidence(r["did_ci_low"], r["did_ci_high"])
+        if ev in ("lower", "higher"):
+            clear.append({"label": label, "evidence": ev})
+        elif ev == "none":
+            unclear += 1
+    return {"clear": clear, "unclear": unclear}
+
+
+def cohort_status(n_treated: str, n_controls: str) -> str:
+    """'ok', 'small' (1-7 in a matched group: estimates suppressed) or 'none' (no one matched)."""
+    if dc.SUPPRESSED in (n_treated, n_controls):
+        return "small"
+    if not (is_number(n_treated) and is_number(n_controls)) or "0" in (n_treated, n_controls):
+        return "none"
+    return "ok"
+
+
+def abs_stat(s: str) -> float | None:
+    """|value| of a published statistic: a number, ``inf`` for ``∞``, None otherwise."""
+    if is_number(s):
+        return abs(float(s))
+    if s.lstrip("-") == dc.INFINITE:
+        return math.inf
+    return None
+
+
+# --------------------------------------------------------------------------- steps of the section
+
+
+def primary_estimates(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
+    """Published estimates: ``effects`` of the primary setting (from the contract table, or
+    else from all settings), its rate ratios, every setting's rows, and the raw group sizes
+    that decide whether the primary balance can be shown."""
+    me = table(tables, "matched_effects")
+    me_all = table(tables, "matched_effects_all_settings")
+    pub_all = (dc.publish_matched_effects_all_settings(me_all).to_dicts()
+               if me_all is not None else [])
+    all_primary = [r for r in pub_all if r["setting"] == PRIMARY_SETTING]
+    if me is not None and me.height:
+        primary = dc.publish_matched_effects(me).to_dicts()
+        sizes: pl.DataFrame = me
+    else:
+        primary = all_primary
+        sizes = (me_all.filter(pl.col("setting") == PRIMARY_SETTING)
+                 if me_all is not None and me_all.height else pl.DataFrame())
+    return {"effects": {(r["cohort"], r["measure"]): r for r in primary},
+            "rate_ratios": {(r["cohort"], r["measure"]): r for r in all_primary},
+            "all_settings": pub_all, "sizes": sizes}
+
+
+def comparison_by_cohort(effects: Estimates, rate_ratios: Estimates,
+                         naive_cells: Mapping[tuple[str, str, str], Mapping[str, str]]
+                         ) -> list[dict[str, Any]]:
+    """Per cohort (12 then 6 months): the naive change beside the difference in differences
+    and ratio of rate ratios, the four group means, and the reading of the headline measure."""
+    mlabels = dict(MEASURES)
+    morder = {m: i for i, (m, _) in enumerate(MEASURES)}
+    cohorts = []
+    for c in sorted({c for c, _ in effects}, key=cohort_order):
+        rows = sorted((r for (cc, _), r in effects.items() if cc == c),
+                      key=lambda r: (morder.get(r["measure"], 9), r["measure"]))
+        first = next((r for r in rows if r["measure"] == HEADLINE_MEASURE), rows[0])
+        status = cohort_status(first["n_treated"], first["n_controls"])
+        compare, means = [], []
+        for r in rows:
+            label = mlabels.get(r["measure"], humanise(r["measure"]))
+            naive = naive_cells.get((c, "all", r["measure"]))
+            q = rate_ratios.get((c, r["measure"]))
+            compare.append({
+                "label": label,
+                "naive": signed(naive["change"]) if naive else "",
+                "naive_pct": signed(naive["pct_change"]) if naive else "",
+                "did": signed(r["did"]), "ci": interval(r["did_ci_low"], r["did_ci_high"]),
+                "rr": q["rate_ratio"] if q else "",
+                "rr_ci": interval(q["rr_ci_low"], q["rr_ci_high"]) if q else "",
+                "n_treated": r["n_treated"], "n_controls": r["n_controls"],
+            })
+            means.append({"label": label, "treated_before": r["treated_before"],
+                          "treated_after": r["treated_after"],
+                          "control_before": r["control_before"],
+                          "control_after": r["control_after"]})
+        naive_h = naive_cells.get((c, "all", first["measure"]))
+        reading = interpret_matched(
+            COHORT_LABELS.get(c, c), mlabels.get(first["measure"], humanise(first["measure"])),
+            naive_h["change"] if naive_h else "", first["did"], first["did_ci_low"],
+            first["did_ci_high"])
+        other = (sentence(SENTENCES, "other_measures", **other_measures_evidence(effects, c))
+                 if status == "ok" else "")
+        cohorts.append({"key": c, "label": COHORT_LABELS.get(c, c), "status": status,
+                        "n_treated": first["n_treated"], "n_controls": first["n_controls"],
+                        "compare": compare, "means": means,
+                        "sentence": reading + (" " + other if other else "")})
+    return cohorts
+
+
+def primary_balance(tables: Mapping[str, pl.DataFrame], sizes: pl.DataFrame) -> list[dict[str, str]]:
+    """Published balance of the primary setting: a whole cohort is suppressed when a matched
+    group has 1-7 people, and balance without group sizes is withheld (fail closed)."""
+    bal = table(tables, "balance")
+    bal_all = table(tables, "balance_all_settings")
+    if bal is not None and bal.height:
+        return dc.publish_balance(bal, sizes).to_dicts()
+    if bal_all is not None and bal_all.height:
+        return [r for r in dc.publish_balance_all_settings(
+                    bal_all, table(tables, "matched_effects_all_settings")).to_dicts()
+                if r["setting"] == PRIMARY_SETTING]
+    return []
+
+
+def _balance_status(rows: Mapping[str, Mapping[str, str]]) -> str:
+    """'small' (suppressed), 'none' (nothing to show) or 'ok', for one cohort's balance."""
+    vals = [v for r in rows.values() for v in (r["smd_before"], r["smd_after"])]
+    if any(v == dc.SUPPRESSED for v in vals):
+        return "small"
+    if all(abs_stat(v) is None for v in vals):
+        return "none"
+    return "ok"
+
+
+def _variance_ratios(tables: Mapping[str, pl.DataFrame]) -> dict[tuple[str, str], str]:
+    """(cohort, covariate) -> published variance ratio after matching, primary setting."""
+    bal_all = table(tables, "balance_all_settings")
+    if bal_all is None or not bal_all.height:
+        return {}
+    me_all = table(tables, "matched_effects_all_settings")
+    return {(r["cohort"], r["covariate"]): r["variance_ratio_after"]
+            for r in dc.publish_balance_all_settings(bal_all, me_all).to_dicts()
+            if r["setting"] == PRIMARY_SETTING}
+
+
+def _still_imbalanced(label: str, by_covariate: Mapping[str, Mapping[str, str]],
+                      covariates: list[str]) -> str:
+    """A cohort's balance summary: which characteristics still have |SMD| >= 0.1 after
+    matching, and whether earlier hospital use is among them (regression to the mean)."""
+    high, history = [], False
+    for cov in covariates:
+        r = by_covariate.get(cov)
+        if r and (abs_stat(r["smd_after"]) or 0.0) >= 0.1:
+            history = history or bool(re.search(r"_\d+m$", cov))
+            high.append({"label": covariate_label(cov), "smd": r["smd_after"]})
+    return sentence(SENTENCES, "balance_summary", cohort=label, high=high, history=history)
+
+
+def _by_cohort(pub_bal: list[dict[str, str]]) -> tuple[list[str], dict[str, dict[str, dict[str, str]]]]:
+    """Covariates in report order, and the published balance rows by cohort and covariate."""
+    covorder = {k: i for i, (k, _) in enumerate(MATCH_COVARIATES)}
+    covariates = sorted({r["covariate"] for r in pub_bal},
+                        key=lambda k: (covorder.get(k, len(covorder)), k))
+    by_cohort: dict[str, dict[str, dict[str, str]]] = {}
+    for r in pub_bal:
+        by_cohort.setdefault(r["cohort"], {})[r["covariate"]] = r
+    return covariates, by_cohort
+
+
+def balance_after_matching(tables: Mapping[str, pl.DataFrame], pub_bal: list[dict[str, str]]
+                           ) -> dict[str, Any]:
+    """Table: SMD before and after matching and variance ratio per characteristic, for the
+    cohorts whose balance can be shown; the others are listed as ``not_shown``."""
+    covariates, by_cohort = _by_cohort(pub_bal)
+    cohorts = [{"key": c, "label": COHORT_LABELS.get(c, c), "status": _balance_status(by_cohort[c])}
+               for c in sorted(by_cohort, key=cohort_order)]
+    shown = [b for b in cohorts if b["status"] == "ok"]
+    variance_ratios = _variance_ratios(tables)
+    rows = []
+    for cov in covariates:
+        cells = []
+        for b in shown:
+            r = by_cohort[b["key"]].get(cov)
+            cells.append({"before": r["smd_before"] if r else "", "after": r["smd_after"] if r else "",
+                          "vr": variance_ratios.get((b["key"], cov), "")})
+        rows.append({"label": covariate_label(cov), "cells": cells})
+    return {
+        "cohorts": shown, "rows": rows, "available": bool(pub_bal),
+        "summary": [_still_imbalanced(b["label"], by_cohort[b["key"]], covariates) for b in shown],
+        "not_shown": [b for b in cohorts if b["status"] != "ok"],
+        "has_infinite": any(abs_stat(c[k]) == math.inf for r in rows
+                            for c in r["cells"] for k in ("before", "after")),
+    }
+
+
+def love_plot(pub_bal: list[dict[str, str]], shown: list[dict[str, Any]]) -> Markup | None:
+    """Figure: |SMD| before and after matching, one panel per cohort shown (published SMDs)."""
+    covariates, by_cohort = _by_cohort(pub_bal)
+    if not (shown and covariates):
+        return None
+    panels = []
+    for b in shown:
+        before, after = [], []
+        for cov in covariates:
+            r = by_cohort[b["key"]].get(cov)
+            before.append(float(r["smd_before"]) if r and is_number(r["smd_before"]) else None)
+            after.append(float(r["smd_after"]) if r and is_number(r["smd_after"]) else None)
+        panels.append((b["label"].capitalize(), before, after))
+    return Markup(charts.love_plot([covariate_label(c) for c in covariates], panels,
+                                   prefix="love", row_height=17))
+
+
+def unmatched_patients(tables: Mapping[str, pl.DataFrame], effects: Estimates,
+                       cohorts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Table: referred patients matched and not matched (by reason), primary setting."""
+    un = table(tables, "unmatched_treated")
+    if un is None:
+        return None
+    pub_un = [r for r in dc.publish_unmatched_treated(un).to_dicts()
+              if r["setting"] == PRIMARY_SETTING]
+    if not (pub_un or effects):
+        return None
+    ucells = {(r["cohort"], r["reason"]): r["n"] for r in pub_un}
+    ukeys = sorted({r["cohort"] for r in pub_un} | {c for c, _ in effects}, key=cohort_order)
+    reasons = list(dc.UNMATCHED_REASONS) + sorted(
+        {r["reason"] for r in pub_un} - set(dc.UNMATCHED_REASONS) - {dc.UNMATCHED_TOTAL})
+    matched_n = {c["key"]: c["n_treated"] for c in cohorts}
+    rows = [{"label": "Matched", "cells": [matched_n.get(c, "") for c in ukeys], "kind": "matched"}]
+    for reason in reasons:
+        rows.append({"label": UNMATCHED_LABELS.get(reason, reason.capitalize()),
+                     "cells": [ucells.get((c, reason), "0") for c in ukeys], "kind": "reason"})
+    rows.append({"label": "Not matched, all reasons",
+                 "cells": [ucells.get((c, dc.UNMATCHED_TOTAL), "0") for c in ukeys], "kind": "total"})
+    return {"cohorts": [COHORT_LABELS.get(c, c) for c in ukeys], "rows": rows}
+
+
+def sensitivity_to_settings(tables: Mapping[str, pl.DataFrame], pub_all: list[dict[str, str]],
+                            pub_bal: list[dict[str, str]]) -> dict[str, Any] | None:
+    """Table: the headline estimate, matched numbers and largest |SMD| under every matching
+    setting (does the answer depend on how patients were matched?)."""
+    if not pub_all:
+        return None
+    bal_all = table(tables, "balance_all_settings")
+    pub_bal_all = (dc.publish_balance_all_settings(
+        bal_all, table(tables, "matched_effects_all_settings")).to_dicts()
+        if bal_all is not None else [])
+    smd_after: dict[tuple[str, str], list[str]] = {}
+    for r in pub_bal_all:
+        smd_after.setdefault((r["setting"], r["cohort"]), []).append(r["smd_after"])
+    if not pub_bal_all:  # primary balance only
+        for r in pub_bal:
+            smd_after.setdefault((PRIMARY_SETTING, r["cohort"]), []).append(r["smd_after"])
+    described = table(tables, "matching_settings")
+    methods = {r["setting"]: r for r in described.to_dicts()} if described is not None else {}
+    settings = sorted({r["setting"] for r in pub_all}, key=lambda n: setting_parts(n, methods)["key"])
+    cohorts = sorted({r["cohort"] for r in pub_all}, key=cohort_order)
+    head = {(r["setting"], r["cohort"]): r for r in pub_all if r["measure"] == HEADLINE_MEASURE}
+    anyrow: dict[tuple[str, str], dict[str, str]] = {}
+    for r in pub_all:
+        anyrow.setdefault((r["setting"], r["cohort"]), r)
+    rows = []
+    for name in settings:
+        cells = []
+        for c in cohorts:
+            h = head.get((name, c))
+            n = (h or anyrow.get((name, c)) or {}).get("n_treated", "")
+            did, ci = "", ""
+            if h:
+                did = signed(h["did"])
+                ci = interval(h["did_ci_low"], h["did_ci_high"])
+            cells.append({"n": n, "smd": dc.publish_max_abs(smd_after.get((name, c), [])),
+                          "did": did, "ci": ci})
+        rows.append({**setting_parts(name, methods), "name": name, "cells": cells})
+    return {"cohorts": [COHORT_LABELS.get(c, c) for c in cohorts], "rows": rows}
+
+
+def matched_comparison(tables: Mapping[str, pl.DataFrame],
+                       naive_cells: Mapping[tuple[str, str, str], Mapping[str, str]],
+                       parameters: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Everything the matched comparison section shows.
+
+    None when no matching table was given at all (the report then has no such section);
+    present-but-empty tables give "not available" text.
+    """
+    if all(table(tables, n) is None for n in MATCHING_TABLES):
+        return None
+    method = matching_method(parameters)
+    est = primary_estimates(tables)
+    cohorts = comparison_by_cohort(est["effects"], est["rate_ratios"], naive_cells)
+    pub_bal = primary_balance(tables, est["sizes"])
+    balance = balance_after_matching(tables, pub_bal)
+    return {
+        "method": method,
+        "cohorts": cohorts,
+        "has_effects": bool(cohorts),
+        "has_comparison": any(c["status"] == "ok" for c in cohorts),
+        "balance": balance,
+        "love_svg": love_plot(pub_bal, balance["cohorts"]),
+        "unmatched": unmatched_patients(tables, est["effects"], cohorts),
+        "sensitivity": sensitivity_to_settings(tables, est["all_settings"], pub_bal),
+        "effects": est["effects"],
+        "headline": dict(MEASURES)[HEADLINE_MEASURE],
+    }

@@ -1,0 +1,122 @@
+"""Section: the summary's key figures, built only from published strings.
+
+Hospital-use points lead with the matched difference in differences when it can be
+published, and give the naive before-and-after change after it. Each point is a ``kind``
+with its figures; ``reports/templates/sections/summary.html.j2`` words it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from speval import disclosure as dc
+from speval.report.format import direction, is_number
+from speval.report.sections.common import COHORTS, MEASURES
+from speval.report.sections.hospital_use import group_size
+from speval.report.sections.matched import evidence
+
+
+def _change(r: Mapping[str, str], cohort: str) -> dict[str, Any] | None:
+    """A published % change: which way it went and by how much (None if not published)."""
+    way = direction(r["pct_change"])
+    if not way:
+        return None
+    return {"cohort": cohort, "direction": way, "size": r["pct_change"].lstrip("-"),
+            "before": r["mean_before"], "after": r["mean_after"]}
+
+
+def people_referred(att_data: Mapping[tuple[str, str], Mapping[str, str]]) -> dict[str, Any] | None:
+    """How many people had been referred by the end of the quarter (either cohort's first step)."""
+    referred = att_data.get(("12m", "referred")) or att_data.get(("6m", "referred"))
+    return None if referred is None else {"kind": "referred", "n": referred["n"]}
+
+
+def cohorts_compared(cells: Mapping) -> dict[str, Any] | None:
+    """How many patients each cohort compares before and after referral."""
+    cohorts = [{"n": n, "months": months} for key, _, months in COHORTS
+               if (n := group_size(cells, key, "all")) is not None]
+    return {"kind": "compared", "cohorts": cohorts} if cohorts else None
+
+
+def matched_estimates(matched: Mapping[str, Any] | None, measure: str
+                      ) -> tuple[list[dict[str, Any]], bool]:
+    """One measure's matched estimates per cohort (published strings only), and whether any
+    could be published; the first published one carries the unit ('per patient')."""
+    if not matched:
+        return [], False
+    parts: list[dict[str, Any]] = []
+    any_number = False
+    for key, label, _ in COHORTS:
+        e = matched["effects"].get((key, measure))
+        if e is None:
+            continue
+        if is_number(e["did"]):
+            lo, hi = e["did_ci_low"], e["did_ci_high"]
+            parts.append({"cohort": label, "suppressed": False, "did": e["did"], "lo": lo, "hi": hi,
+                          "evidence": evidence(lo, hi), "per_patient": not any_number})
+            any_number = True
+        elif e["did"] == dc.SUPPRESSED:
+            parts.append({"cohort": label, "suppressed": True})
+    return parts, any_number
+
+
+def hospital_use_points(cells: Mapping, matched: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """One point per measure: the matched estimates with the naive change after them, or the
+    naive change alone (all patients, then those referred to a funded provider)."""
+    points = []
+    for m, mlabel in MEASURES:
+        naive = []
+        for key, label, _ in COHORTS:
+            r = cells.get((key, "all", m))
+            change = _change(r, label) if r is not None else None
+            if change and is_number(r["mean_before"]) and is_number(r["mean_after"]):
+                naive.append(change)
+        estimates, any_matched = matched_estimates(matched, m)
+        if any_matched:
+            points.append({"kind": "matched", "label": mlabel, "matched": estimates, "naive": naive})
+            continue
+        if not naive:
+            continue
+        funded = [change for key, label, _ in COHORTS
+                  if (r := cells.get((key, "funded", m))) is not None
+                  and (change := _change(r, label))]
+        points.append({"kind": "naive", "label": mlabel, "naive": naive, "funded": funded})
+    return points
+
+
+def wellbeing_points(rows: list[Mapping[str, str]]) -> list[dict[str, Any]]:
+    """How many had a review at follow-up, and the range of the share making progress."""
+    points: list[dict[str, Any]] = []
+    if not rows:
+        return points
+    fns = [r["followup_n"] for r in rows]
+    nums = sorted({int(x) for x in fns if is_number(x)})
+    if nums:
+        points.append({"kind": "reviewed", "low": nums[0], "high": nums[-1]})
+    elif all(x == dc.SUPPRESSED for x in fns):
+        points.append({"kind": "reviews_suppressed"})
+    prog = [(float(r["progress_pct"]), r["progress_pct"], r["label"])
+            for r in rows if is_number(r["progress_pct"])]
+    if prog:
+        lo = min(prog, key=lambda t: t[0])
+        hi = max(prog, key=lambda t: t[0])
+        if lo is hi or lo[0] == hi[0]:
+            points.append({"kind": "progress_same", "pct": hi[1]})
+        else:
+            points.append({"kind": "progress_range", "low": {"pct": lo[1], "label": lo[2]},
+                           "high": {"pct": hi[1], "label": hi[2]}})
+    return points
+
+
+def key_figures(hosp: Mapping[str, Any], wb: Mapping[str, Any], att: Mapping[str, Any],
+                matched: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The summary's points: people and cohorts, hospital use by measure, well-being."""
+    points = [p for p in (people_referred(att["data"]), cohorts_compared(hosp["cells"])) if p]
+    measure_points = hospital_use_points(hosp["cells"], matched)
+    if not measure_points and cohorts_compared(hosp["cells"]):
+        measure_points.append({"kind": "unpublishable"})
+    wb_points = wellbeing_points(wb["rows"])
+    if not (points or measure_points or wb_points):
+        points.append({"kind": "no_results"})
+    return {"points": points, "measure_points": measure_points, "wb_points": wb_points}
