@@ -361,6 +361,17 @@ def test_writes_html_and_pdf(rendered):
     assert paths["pdf"].stat().st_size > 10_000
 
 
+def test_every_page_names_the_deliveries_it_used(rendered):
+    pdf = rendered["first"]["pdf"]
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                                                            check=True).stdout).group(1))
+    for page in range(1, pages + 1):
+        text = " ".join(subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                                       capture_output=True, text=True, check=True).stdout.split())
+        assert ("HES delivery 2013Q4 (cut-off 31 December 2013) · outcome tool export 2013Q4 · provider returns "
+                "2012Q3 to 2013Q4") in text, page
+
+
 def test_page_one_is_not_blank(rendered, tmp_path):
     pdf = rendered["first"]["pdf"]
     subprocess.run(["pdftoppm", "-r", "50", "-f", "1", "-l", "1", "-gray", str(pdf),
