@@ -19,15 +19,32 @@ CORE_TABLES = (
     "core.assessments",
 )
 COHORT_TABLES = (
-    "analysis.cohort_windows",
     "analysis.referred_persons",
     "analysis.cohort_steps",
     "analysis.attrition",
     "analysis.cohort_members",
 )
 
+REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.wellbeing_measures",
+                    "analysis.attrition_steps", "analysis.groups")
+
+
+@dg.multi_asset(specs=[dg.AssetSpec(name.split("."), group_name="cohorts", kinds={"duckdb", "python"},
+                                    description="Written from the vocabulary (speval/vocabulary.py): codes in "
+                                    "reporting order, for the SQL rules to join to.")
+                       for name in REFERENCE_TABLES])
+def reference_lists(warehouse: Warehouse):
+    """The cohorts, measures, well-being measures, attrition steps and groups, one table each."""
+    from speval.warehouse import write_reference_tables
+
+    with warehouse.connect() as con:
+        written = write_reference_tables(con)
+    for name in REFERENCE_TABLES:
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(name.split(".")), metadata={"dagster/row_count": written[name]})
+
+
 core_assets = [sql_table_asset(name, "core") for name in CORE_TABLES]
-cohort_assets = [sql_table_asset(name, "cohorts") for name in COHORT_TABLES]
+cohort_assets = [reference_lists, *(sql_table_asset(name, "cohorts") for name in COHORT_TABLES)]
 
 
 @dg.asset_check(asset=dg.AssetKey(["analysis", "attrition"]), name="steps_never_increase", blocking=True)

@@ -7,10 +7,8 @@ from assets.sql_table import sql_table_asset
 from pipelines.resources import Warehouse
 
 OUTCOME_TABLES = (
-    "analysis.measures",
     "analysis.hospital_use_by_patient",
     "analysis.hospital_use",
-    "analysis.wellbeing_measures",
     "analysis.wellbeing_pairs",
     "analysis.wellbeing",
 )

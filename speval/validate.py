@@ -103,13 +103,14 @@ def row_reasons(spec: FileSpec) -> list[tuple[str, str]]:
             checks.append(
                 (f"{q(c.name + '__text')} IS NOT NULL AND {q(c.name)} IS NULL", f"{c.name}: not a valid {c.kind}")
             )
-    for c in spec.columns:
+    for c in spec.columns:  # every code set before any range (ADR 0004's order)
         if c.codes:
             codes = ", ".join(_literal(v) for v in c.codes)
             checks.append(
                 (f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN ({codes})",
                  f"{c.name}: not one of {', '.join(c.codes)}")
             )
+    for c in spec.columns:
         if c.min is not None:
             checks.append((f"{q(c.name)} < {c.min}", f"{c.name}: below {c.min:g}"))
         if c.max is not None:

@@ -52,6 +52,18 @@ def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return one(con, f"SELECT count(*) FROM {name}")[0]
 
 
+def write_reference_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The vocabulary's lists the SQL rules join to (cohorts, measures, well-being measures, attrition steps,
+    groups), written from speval/vocabulary.py; table name -> rows."""
+    from speval.vocabulary import reference_tables
+
+    written = {}
+    for name, frame in reference_tables().items():
+        replace_table(con, name, frame)
+        written[name] = frame.height
+    return written
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, name: str, data: pl.DataFrame) -> None:
     view = "_incoming_" + name.replace(".", "_")
     con.register(view, data.to_arrow())

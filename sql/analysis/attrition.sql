@@ -14,8 +14,7 @@ WITH counts AS (
     LEFT JOIN analysis.cohort_steps s ON s.cohort = w.cohort
     GROUP BY w.cohort, w.cohort_order
 ), steps AS (
-    SELECT * FROM (VALUES ('referred', 1), ('linked', 2), ('pre_window_covered', 3), ('post_window_covered', 4),
-                          ('alive', 5), ('registered', 6)) AS t(step, step_order)
+    SELECT step, step_order FROM analysis.attrition_steps
 )
 SELECT c.cohort, st.step,
        CASE st.step WHEN 'referred' THEN c.referred WHEN 'linked' THEN c.linked

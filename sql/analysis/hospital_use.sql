@@ -1,11 +1,9 @@
 -- Table 1 (docs/contract/outputs.md): per-patient mean counts before and after referral, all members and the funded
 -- subgroup. Means divide by the number of patients in the group; pct_change is blank when mean_before is 0;
 -- an empty group has n_patients 0 and blank means.
-WITH groups AS (
-    SELECT * FROM (VALUES ('all', 1), ('funded', 2)) AS g("group", group_order)
-), frame AS (
+WITH frame AS (
     SELECT w.cohort, w.cohort_order, g."group", g.group_order, ms.measure, ms.measure_order
-    FROM analysis.cohort_windows w CROSS JOIN groups g CROSS JOIN analysis.measures ms
+    FROM analysis.cohort_windows w CROSS JOIN analysis.groups g CROSS JOIN analysis.measures ms
 ), sums AS (
     SELECT f.cohort, f."group", f.measure,
            count(u.person_id) AS n_patients,

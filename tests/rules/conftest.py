@@ -23,7 +23,7 @@ import pytest
 
 from builders import DataSet
 from speval.contract import SPECS
-from speval.warehouse import SQL_DIR, build, connect, sql_text
+from speval.warehouse import SQL_DIR, build, connect, sql_text, write_reference_tables
 
 # The pattern of `assets.sql_table.referenced_tables` (the asset graph's lineage), restated so these tests do
 # not import Dagster (~2 s).
@@ -100,6 +100,7 @@ class RuleWarehouse(DataSet):
         columns = ", ".join(f"CAST(? AS {sql_type[type(v)]}) AS {n}" for n, v in self.params.items())
         self.con.execute(f"CREATE OR REPLACE TABLE analysis.parameters AS SELECT {columns}",
                          list(self.params.values()))
+        write_reference_tables(self.con)
         for name in files:
             spec = SPECS[name]
             for row in self.rows[name]:

@@ -225,9 +225,6 @@ def test_a_rows_first_failing_rule_is_its_reason(warehouse):
         quarantined("EPISTART before ADMIDATE")]
 
 
-@pytest.mark.xfail(strict=True, reason="SQL disagrees with ADR 0004: speval.validate.row_reasons checks code sets "
-                                       "and ranges column by column, so a range failure in an earlier column "
-                                       "(EPIORDER) wins over a code failure in a later one (CLASSPAT)")
 def test_code_set_comes_before_range_across_columns_as_adr_0004_orders_them(warehouse):
     assert validate(warehouse, "apc", {"EPIORDER": "0", "CLASSPAT": "9"}) == [
         quarantined("CLASSPAT: not one of 1, 2, 3, 4, 5")]
