@@ -4,7 +4,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.sql_table import sql_table_asset
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
 from speval.warehouse import one
 
 CORE_TABLES = (
@@ -30,7 +30,7 @@ REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.we
 
 
 @dg.multi_asset(specs=[dg.AssetSpec(name.split("."), group_name="cohorts", kinds={"duckdb", "python"},
-                                    description="Written from the vocabulary (speval/vocabulary.py): codes in "
+                                    description="Written from the vocabulary (speval/run/vocabulary.py): codes in "
                                     "reporting order, for the SQL rules to join to.")
                        for name in REFERENCE_TABLES])
 def reference_lists(warehouse: Warehouse):

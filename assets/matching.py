@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.sql_table import sql_table_asset
-from pipelines.resources import EvaluationSettings, Warehouse
-from speval.comparison import PRIMARY
-from speval.vocabulary import COHORTS, SMD_THRESHOLD
+from assets.resources import EvaluationSettings, Warehouse
+from speval.analysis.comparison import PRIMARY
+from speval.run.vocabulary import COHORTS, SMD_THRESHOLD
 from speval.warehouse import replace_table
 
 matching_sql_assets = [
@@ -17,7 +17,7 @@ matching_sql_assets = [
 
 
 def _primary(settings: EvaluationSettings):
-    from speval.matching import MatchSettings
+    from speval.analysis.matching import MatchSettings
 
     parameters = settings.spec.parameters
     method = parameters.matching
@@ -47,8 +47,8 @@ SETTINGS_KEY = dg.AssetKey(["analysis", "matching_settings"])
     ],
 )
 def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
-    from speval.comparison import all_settings, settings_table
-    from speval.comparison import matched_sets as build_sets
+    from speval.analysis.comparison import all_settings, settings_table
+    from speval.analysis.comparison import matched_sets as build_sets
 
     grid = all_settings(_primary(settings))
     with warehouse.connect() as con:
@@ -89,7 +89,7 @@ def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
 def matched_effects(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """Difference in differences (treated change minus matched-control change, per patient) with 95% cluster
     bootstrap intervals and rate ratios, per cohort and measure, for every matching setting."""
-    from speval.comparison import all_settings, effects
+    from speval.analysis.comparison import all_settings, effects
 
     with warehouse.connect() as con:
         outcomes = con.sql("SELECT * FROM analysis.matched_outcomes").pl()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.sql_table import sql_table_asset
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
 
 OUTCOME_TABLES = (
     "analysis.hospital_use_by_patient",

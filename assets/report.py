@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.resources import REPO_ROOT, EvaluationSettings, Warehouse
-from speval.run_spec import RunSpec, parameters_row
+from assets.resources import REPO_ROOT, EvaluationSettings, Warehouse
+from speval.run.spec import RunSpec, parameters_row
 from speval.warehouse import one
-from speval.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
+from speval.report.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
                             missing_outputs, publish_run_folder, read_contract_table, write_manifest)
 
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}

@@ -10,7 +10,7 @@ import re
 
 import dagster as dg
 
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
 from speval.warehouse import SQL_DIR, sql_text
 
 _TABLE_REF = re.compile(r"\b(raw|staged|core|analysis|audit)\.([a-z_]+)\b")

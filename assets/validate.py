@@ -6,10 +6,10 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.sql_table import sql_table_asset
-from pipelines.resources import EvaluationSettings, Warehouse
-from speval.contract import ALL_SPECS, HES_FILES, FileSpec
-from speval.validate import validate_file_type
-from speval.vocabulary import QUARANTINE_WARNING_SHARE
+from assets.resources import EvaluationSettings, Warehouse
+from speval.ingest.contract import ALL_SPECS, HES_FILES, FileSpec
+from speval.validate.rules import validate_file_type
+from speval.run.vocabulary import QUARANTINE_WARNING_SHARE
 from speval.warehouse import one
 
 SPEC_NAMES = tuple(s.name for s in ALL_SPECS)
@@ -68,8 +68,8 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
 
     @dg.asset_check(asset=_staged, name="meets_expectations", blocking=True)
     def _meets_expectations(warehouse: Warehouse) -> dg.AssetCheckResult:
-        """The accepted rows meet this file type's Great Expectations suite (speval/expectations.py)."""
-        from speval.expectations import Coverage, validate
+        """The accepted rows meet this file type's Great Expectations suite (speval/validate/expectations.py)."""
+        from speval.validate.expectations import Coverage, validate
 
         with warehouse.connect() as con:
             start, cutoff = one(con, "SELECT coverage_start, cutoff FROM analysis.parameters")

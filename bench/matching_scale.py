@@ -1,4 +1,4 @@
-"""Benchmark of the matching core (speval.matching): propensity_logit + match at cohort-to-national scale.
+"""Benchmark of the matching core (speval.analysis.matching): propensity_logit + match at cohort-to-national scale.
 
     .venv/bin/python bench/matching_scale.py [--treated 10000] [--pools 100000 1000000] [--strata 20]
 
@@ -58,7 +58,7 @@ def synthetic(n_treated: int, n_pool: int, n_strata: int, seed: int = 42):
 def child(n_treated: int, n_pool: int, n_strata: int, ratio: int, replace: bool) -> dict:
     import numpy as np
 
-    from speval.matching import MatchSettings, match, propensity_logit
+    from speval.analysis.matching import MatchSettings, match, propensity_logit
 
     X, treated, stratum, person = synthetic(n_treated, n_pool, n_strata)
     rss_inputs = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

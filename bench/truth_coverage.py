@@ -22,7 +22,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 
 from pipelines.cli import main as speval  # noqa: E402
 from speval.demo import generate  # noqa: E402
-from speval.truth import MEASURES, true_effects  # noqa: E402
+from speval.analysis.truth import MEASURES, true_effects  # noqa: E402
 
 
 def one_seed(seed: int, scale: float, root: Path) -> list[dict]:

@@ -4,7 +4,7 @@
                [--warehouse data/warehouse.duckdb] [--verbose]
     speval demo-data --out data/raw [--scale 1.0] [--seed 42]
 
-`run` builds the run's specification (speval/run_spec.py) and refuses an impossible run before the job
+`run` builds the run's specification (speval/run/spec.py) and refuses an impossible run before the job
 starts, with one line and exit code 2: a malformed or unknown quarter or programme, a quarter that has not
 ended, no delivery covering the quarter, no referrals of the programme by its end. It then checks, failing
 with one line and exit 1 (ADR 0013), that the output folder can be written and that no other run (or other
@@ -26,9 +26,9 @@ STAGES = ("ingest", "validate", "core", "cohorts", "outcomes", "matching", "repo
 
 
 def _run(args: argparse.Namespace) -> int:
-    from speval.outputs import OutputFolderError, check_output_folder
-    from speval.run_lock import RunLock, WarehouseBusy, busy_message, hand_over
-    from speval.run_spec import RunRefused, RunSpec, plan_run
+    from speval.report.outputs import OutputFolderError, check_output_folder
+    from speval.run.lock import RunLock, WarehouseBusy, busy_message, hand_over
+    from speval.run.spec import RunRefused, RunSpec, plan_run
 
     try:
         spec = plan_run(RunSpec.build(args.quarter, args.programme, args.data_dir, args.out))
@@ -95,7 +95,7 @@ def _execute(spec, warehouse: Path, verbose: bool):
     import dagster as dg
 
     from pipelines.definitions import defs
-    from pipelines.resources import settings_config
+    from assets.resources import settings_config
 
     run_config = {
         "resources": {
@@ -122,7 +122,7 @@ def _fail_one_line(message: str, code: int = 1) -> int:
 
 
 def _is_busy(text: str) -> bool:
-    from speval.run_lock import is_busy_error
+    from speval.run.lock import is_busy_error
 
     return is_busy_error(text)
 
@@ -193,7 +193,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from speval.vocabulary import PROGRAMMES
+    from speval.run.vocabulary import PROGRAMMES
 
     programmes = ", ".join(f"{p.code} ({p.label.lower()})" for p in PROGRAMMES)
     parser = argparse.ArgumentParser(prog="speval", description="Social prescribing evaluation pipeline: "
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as error:  # DuckDB's lock error from anywhere: the one sentence, not a traceback
-        from speval.run_lock import busy_message, is_busy_error
+        from speval.run.lock import busy_message, is_busy_error
 
         if is_busy_error(str(error)) and getattr(args, "warehouse", None):
             return _fail_one_line(busy_message(args.warehouse))

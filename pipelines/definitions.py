@@ -9,7 +9,7 @@ from assets.matching import matching_assets, matching_checks
 from assets.outcomes import hospital_use_matches_attrition, outcome_assets
 from assets.report import report_assets, report_checks
 from assets.validate import audit_assets, staged_assets, staged_checks
-from pipelines.resources import EvaluationSettings, default_warehouse
+from assets.resources import EvaluationSettings, default_warehouse
 from pipelines.schedules import quarterly_report_schedule
 from pipelines.jobs import quarterly_evaluation
 

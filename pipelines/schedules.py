@@ -6,10 +6,10 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.jobs import quarterly_evaluation
-from pipelines.resources import EvaluationSettings
-from speval.quarters import Quarter
-from speval.run_spec import RunRefused, plan_run
-from speval.vocabulary import PROGRAMMES
+from assets.resources import EvaluationSettings
+from speval.run.quarters import Quarter
+from speval.run.spec import RunRefused, plan_run
+from speval.run.vocabulary import PROGRAMMES
 
 
 @dg.schedule(job=quarterly_evaluation, cron_schedule="0 6 15 1,4,7,10 *", execution_timezone="Europe/London",

@@ -54,8 +54,8 @@ def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
 
 def write_reference_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The vocabulary's lists the SQL rules join to (cohorts, measures, well-being measures, attrition steps,
-    groups), written from speval/vocabulary.py; table name -> rows."""
-    from speval.vocabulary import reference_tables
+    groups), written from speval/run/vocabulary.py; table name -> rows."""
+    from speval.run.vocabulary import reference_tables
 
     written = {}
     for name, frame in reference_tables().items():

@@ -14,7 +14,7 @@ import csv
 import json
 from pathlib import Path
 
-from speval.contract import SPECS
+from speval.ingest.contract import SPECS
 
 DEFAULTS = {
     "persons": {"YEAR_OF_BIRTH": "1950", "SEX": "2", "LSOA11": "E01007001", "IMD_DECILE": "3",

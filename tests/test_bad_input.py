@@ -31,7 +31,7 @@ import pytest
 
 from builders import BLANK_ROW, PROVIDER_HEADERS, DataSet, Money, ProviderWorkbook
 from conftest import Run
-from speval.contract import SPECS
+from speval.ingest.contract import SPECS
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 

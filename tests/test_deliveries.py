@@ -9,8 +9,8 @@ import json
 import pytest
 
 from builders import DataSet
-from speval.deliveries import DeliveryError, previous_delivery, select_deliveries
-from speval.quarters import Quarter
+from speval.ingest.deliveries import DeliveryError, previous_delivery, select_deliveries
+from speval.run.quarters import Quarter
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 

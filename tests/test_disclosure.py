@@ -1,4 +1,4 @@
-"""NHS Digital HES disclosure control (speval.disclosure), exact small cases."""
+"""NHS Digital HES disclosure control (speval.report.disclosure), exact small cases."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from speval import disclosure as dc
+from speval.report import disclosure as dc
 
 
 # ----------------------------------------------------------------------- counts

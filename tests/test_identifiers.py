@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from speval.identifiers import (IdentifierError, contains_nhs_number, contains_postcode, first_identifier,
+from speval.ingest.identifiers import (IdentifierError, contains_nhs_number, contains_postcode, first_identifier,
                                 identifier_in_text, is_identifier_column, is_nhs_number, refuse_identifier_headers,
                                 refuse_identifiers, safe_name, valid_nhs_digits)
 

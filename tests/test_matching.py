@@ -1,4 +1,4 @@
-"""The statistical core of the matched comparison (speval.matching, ADR 0012): propensity score, greedy
+"""The statistical core of the matched comparison (speval.analysis.matching, ADR 0012): propensity score, greedy
 nearest-neighbour matching (exact on stratum, caliper, k:1, with/without replacement), cobalt SMDs, and the
 difference-in-differences with its cluster bootstrap.
 
@@ -18,7 +18,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from speval.matching import (
+from speval.analysis.matching import (
     REASON_CALIPER,
     REASON_NO_CANDIDATES,
     REASON_USED_UP,

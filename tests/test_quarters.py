@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import pytest
 
-from speval.quarters import Quarter, add_months
+from speval.run.quarters import Quarter, add_months
 
 
 def test_quarter_bounds():

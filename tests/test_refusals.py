@@ -355,8 +355,8 @@ def test_an_edited_manifest_a_deleted_workbook_and_an_xls_return_are_refused(tmp
 
 @pytest.mark.parametrize("name", ["persons", "apc", "ae", "op", "referrals", "onward_referrals", "assessments"])
 def test_a_header_without_rows_is_refused_for_hes_files_and_referrals_only(tmp_path, name):
-    from speval.contract import SPECS
-    from speval.ingest import FileRefused, read_csv_file
+    from speval.ingest.contract import SPECS
+    from speval.ingest.files import FileRefused, read_csv_file
 
     spec = SPECS[name]
     path = tmp_path / "delivery" / spec.filename
@@ -371,8 +371,8 @@ def test_a_header_without_rows_is_refused_for_hes_files_and_referrals_only(tmp_p
 
 @pytest.mark.parametrize("extra", ["sex", "SEX", " Sex "])
 def test_a_column_named_twice_in_any_case_is_refused(tmp_path, extra):
-    from speval.contract import SPECS
-    from speval.ingest import FileRefused, read_csv_file
+    from speval.ingest.contract import SPECS
+    from speval.ingest.files import FileRefused, read_csv_file
 
     spec = SPECS["persons"]
     path = tmp_path / "persons.csv"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from builders import DataSet
-from speval.expectations import Coverage, validate
+from speval.validate.expectations import Coverage, validate
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 

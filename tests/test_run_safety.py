@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from builders import DataSet
-from speval.run_lock import RunLock, WarehouseBusy, busy_message, is_busy_error, is_free, lock_path
+from speval.run.lock import RunLock, WarehouseBusy, busy_message, is_busy_error, is_free, lock_path
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 
@@ -122,7 +122,7 @@ def test_lock_held_by_another_process_is_dropped_when_it_is_killed(tmp_path, loc
     warehouse = tmp_path / "w.duckdb"
     holder = lock_holder(f"""
         import time
-        from speval.run_lock import RunLock
+        from speval.run.lock import RunLock
         lock = RunLock({str(warehouse)!r}).acquire()
         print("held", flush=True)
         time.sleep(600)
@@ -243,7 +243,7 @@ def test_a_run_killed_while_rendering_the_report_leaves_no_report(tmp_path, run_
 
 
 def test_publishing_replaces_the_run_folder_and_keeps_foreign_files(tmp_path):
-    from speval.outputs import clear_run_folder, publish_run_folder, staging_folder
+    from speval.report.outputs import clear_run_folder, publish_run_folder, staging_folder
 
     run_dir = tmp_path / "LTC" / QUARTER
     (run_dir / "tables").mkdir(parents=True)
@@ -282,7 +282,7 @@ def test_an_uncreatable_output_folder_is_refused_before_any_work(tmp_path, run_s
     # Launched without the CLI, the first asset refuses it before reading anything.
     result = run_job(warehouse, data_dir=str(data), out_dir=str(out))
     assert not result.success
-    assert failures(result) == [f"analysis__parameters: speval.outputs.OutputFolderError: {line}"]
+    assert failures(result) == [f"analysis__parameters: speval.report.outputs.OutputFolderError: {line}"]
     from pipelines.definitions import defs
 
     graph = defs.resolve_asset_graph()  # only the reference tables that need no input ran alongside it
@@ -342,7 +342,7 @@ def test_too_many_quarantined_rows_stop_the_run(tmp_path, run_speval):
 @pytest.mark.parametrize("change", [{"max_quarantined_share": 1.5}, {"max_quarantined_share": -0.1},
                                     {"quarantine_share_min_rows": 0}])
 def test_quarantine_settings_are_validated(change):
-    from pipelines.resources import EvaluationSettings
+    from assets.resources import EvaluationSettings
 
     EvaluationSettings().run_spec()
     with pytest.raises(ValueError, match=next(iter(change))):

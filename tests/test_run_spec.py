@@ -14,8 +14,8 @@ import pytest
 
 from builders import DataSet
 from conftest import Run
-from speval.quarters import Quarter
-from speval.run_spec import RunRefused, RunSpec, plan_run
+from speval.run.quarters import Quarter
+from speval.run.spec import RunRefused, RunSpec, plan_run
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 

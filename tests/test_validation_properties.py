@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import DataSet
-from speval.contract import ALL_SPECS, HES_FILES, OUTCOME_TOOL_FILES, Column
-from speval.identifiers import IdentifierError
-from speval.deliveries import DeliveriesInUse, HesManifest
-from speval.ingest import FileRefused, load_raw, read_delivered
-from speval.validate import typed_expression, validate_file_type
+from speval.ingest.contract import ALL_SPECS, HES_FILES, OUTCOME_TOOL_FILES, Column
+from speval.ingest.identifiers import IdentifierError
+from speval.ingest.deliveries import DeliveriesInUse, HesManifest
+from speval.ingest.files import FileRefused, load_raw, read_delivered
+from speval.validate.rules import typed_expression, validate_file_type
 from speval.warehouse import connect, replace_table
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`

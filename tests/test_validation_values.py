@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from builders import DEFAULTS
-from speval.contract import PERSONS, PROVIDER_FUNDING, PROVIDER_VOLUNTEERING, PROVIDER_WELFARE, SPECS, Column
-from speval.ingest import empty_raw_frame, load_raw, read_workbook_sheet
-from speval.validate import typed_expression, validate_file_type
+from speval.ingest.contract import PERSONS, PROVIDER_FUNDING, PROVIDER_VOLUNTEERING, PROVIDER_WELFARE, SPECS, Column
+from speval.ingest.files import empty_raw_frame, load_raw, read_workbook_sheet
+from speval.validate.rules import typed_expression, validate_file_type
 from speval.warehouse import connect, replace_table
 
 VALID = {  # one valid row per file type; a test changes one cell

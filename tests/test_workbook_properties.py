@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import BLANK_ROW, PROVIDER_HEADERS, DataSet, ExcelError, ProviderWorkbook
-from speval.contract import PROVIDER_SHEETS, SPECS
-from speval.ingest import FileRefused, load_raw, read_workbook_sheet
-from speval.validate import validate_file_type
+from speval.ingest.contract import PROVIDER_SHEETS, SPECS
+from speval.ingest.files import FileRefused, load_raw, read_workbook_sheet
+from speval.validate.rules import validate_file_type
 from speval.warehouse import connect, replace_table
 
 QUARTER = "2013Q4"

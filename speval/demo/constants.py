@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from speval.vocabulary import MEASURE_CODES
+from speval.run.vocabulary import MEASURE_CODES
 
 GENERATOR_VERSION = "1.0.0"
 #: Written to truth.json as "generator"; kept as the original module name so truth.json does not change.

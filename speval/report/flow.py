@@ -6,7 +6,7 @@ The SVG has no ids, no random values and no clock, so the report stays byte-iden
 across runs, and WeasyPrint draws it as vectors with real (searchable) text.
 
 The function only lays out the strings it is given: every number in them must already
-be disclosure-controlled (:mod:`speval.disclosure`).
+be disclosure-controlled (:mod:`speval.report.disclosure`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Render the publishable evaluation report (HTML + PDF) from the contract tables.
 
-Every figure shown is produced by :mod:`speval.disclosure`: each section module in
+Every figure shown is produced by :mod:`speval.report.disclosure`: each section module in
 :mod:`speval.report.sections` turns the unsuppressed tables into published strings first,
 and builds its rows, sentences and charts from those strings, never from the raw values.
 The wording is in ``reports/templates/`` (one include per section under ``sections/``).
@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 from markupsafe import Markup
 
-from speval import disclosure as dc
+from speval.report import disclosure as dc
 from speval.report.format import as_date, long_date, quarter_words
 from speval.report.sections.appendices import data_and_validation, hes_data_quality, provenance
 from speval.report.sections.caveats import comparison_state

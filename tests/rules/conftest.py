@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 
 from builders import DataSet
-from speval.contract import SPECS
+from speval.ingest.contract import SPECS
 from speval.warehouse import SQL_DIR, build, connect, sql_text, write_reference_tables
 
 # The pattern of `assets.sql_table.referenced_tables` (the asset graph's lineage), restated so these tests do
 # not import Dagster (~2 s).
 _TABLE_REF = re.compile(r"\b(raw|staged|core|analysis|audit)\.([a-z_]+)\b")
 
-# How `speval.validate.typed_expression` types each contract column kind in `staged` (checked by
+# How `speval.validate.rules.typed_expression` types each contract column kind in `staged` (checked by
 # tests/rules/test_validation_rules.py::test_rule_harness_types_staged_tables_as_validation_does).
 STAGED_TYPES = {"str": "VARCHAR", "code": "VARCHAR", "time": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
                 "money": "DOUBLE", "date": "DATE"}

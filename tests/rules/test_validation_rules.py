@@ -1,4 +1,4 @@
-"""ADR 0004 row rules, one test per kind, through `speval.validate.validate_file_type` on a hand-written
+"""ADR 0004 row rules, one test per kind, through `speval.validate.rules.validate_file_type` on a hand-written
 `raw.<file>` table (text cells as delivered, with provenance): exact duplicates, row defects, mandatory
 blanks, values of the wrong type, codes outside a set, ranges, cross-column rules (every `RowRule` of the
 contract), the delivery's coverage, key conflicts, parent references and cross-source rules, and the order in
@@ -12,8 +12,8 @@ import pytest
 
 from builders import DEFAULTS
 from rules.conftest import STAGED_FILES, STAGED_TYPES
-from speval.contract import SPECS
-from speval.validate import typed_expression, validate_file_type
+from speval.ingest.contract import SPECS
+from speval.validate.rules import typed_expression, validate_file_type
 from speval.warehouse import build
 
 VALID = {  # one valid row per file; a case changes some cells

@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from speval import disclosure as dc
+from speval.report import disclosure as dc
 from speval.report.format import param_value, short_date
 from speval.report.sections.common import table
 

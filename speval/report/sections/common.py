@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from speval import vocabulary
+from speval.run import vocabulary
 
-#: Hospital use measures in report order, with their row labels (speval/vocabulary.py).
+#: Hospital use measures in report order, with their row labels (speval/run/vocabulary.py).
 MEASURES = [(m.code, m.label) for m in vocabulary.MEASURES]
 #: Cohorts in report order, longest follow-up first: (key, label, months before and after referral).
 COHORTS = [(c.code, c.label, c.months) for c in sorted(vocabulary.COHORTS, key=lambda c: -c.months)]

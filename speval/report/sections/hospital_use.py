@@ -1,6 +1,6 @@
 """Section: hospital use before and after referral (the naive before-and-after change).
 
-Table and chart show only the published strings of :func:`speval.disclosure.publish_hospital_use`;
+Table and chart show only the published strings of :func:`speval.report.disclosure.publish_hospital_use`;
 the chart draws those strings' values, never the raw means.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 from markupsafe import Markup
 
-from speval import disclosure as dc
+from speval.report import disclosure as dc
 from speval.report import charts
 from speval.report.format import is_number, signed
 from speval.report.sections.common import COHORTS, MEASURES, table

@@ -1,6 +1,6 @@
 """Section: who was included, step by step (the attrition table and the cohort flow diagram).
 
-Both show only the published strings of :func:`speval.disclosure.publish_attrition`; the
+Both show only the published strings of :func:`speval.report.disclosure.publish_attrition`; the
 number excluded at each step is worked out there, before rounding.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 import polars as pl
 from markupsafe import Markup
 
-from speval import disclosure as dc
-from speval import vocabulary
+from speval.report import disclosure as dc
+from speval.run import vocabulary
 from speval.report import flow
 from speval.report.format import humanise, long_date
 from speval.report.sections.common import COHORTS, COHORT_LABELS, table

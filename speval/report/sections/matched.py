@@ -1,6 +1,6 @@
 """Section: comparison with a matched group (difference in differences, ADR 0012).
 
-Every figure comes from :mod:`speval.disclosure` strings: the love plot draws the published
+Every figure comes from :mod:`speval.report.disclosure` strings: the love plot draws the published
 SMDs, the sensitivity table's largest |SMD| comes from them (``publish_max_abs``), and the
 readings compare the published naive change with the published difference in differences
 and interval. The readings are worded in ``reports/templates/sections/matched_sentences.j2``.
@@ -16,8 +16,8 @@ from typing import Any
 import polars as pl
 from markupsafe import Markup
 
-from speval import disclosure as dc
-from speval import vocabulary
+from speval.report import disclosure as dc
+from speval.run import vocabulary
 from speval.report import charts
 from speval.report.format import humanise, interval, is_number, signed
 from speval.report.sections.common import COHORT_LABELS, MEASURES, cohort_order, table

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from speval import disclosure as dc
+from speval.report import disclosure as dc
 from speval.report.format import direction, is_number
 from speval.report.sections.common import COHORTS, MEASURES
 from speval.report.sections.hospital_use import group_size

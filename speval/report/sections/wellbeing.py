@@ -7,9 +7,9 @@ from typing import Any
 
 import polars as pl
 
-from speval import vocabulary
+from speval.run import vocabulary
 
-from speval import disclosure as dc
+from speval.report import disclosure as dc
 from speval.report.format import humanise
 from speval.report.sections.common import table
 

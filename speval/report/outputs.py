@@ -1,7 +1,7 @@
 """Run outputs: the contract's analysis tables as CSV and the run manifest (docs/contract/outputs.md).
 
 Tables are unsuppressed and unrounded (restricted to the evaluation team); the published report
-applies disclosure control (`speval.disclosure`). Nothing here reads the clock.
+applies disclosure control (`speval.report.disclosure`). Nothing here reads the clock.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from speval.ingest import sha256_of
-from speval.vocabulary import COHORTS, MEASURE_CODES
+from speval.ingest.files import sha256_of
+from speval.run.vocabulary import COHORTS, MEASURE_CODES
 
 COHORT_ORDER = f"list_position({[c.code for c in COHORTS]}, cohort)"
 MEASURE_ORDER = f"list_position({list(MEASURE_CODES)}, measure)"

@@ -1,4 +1,4 @@
-"""Row-level validation of the raw layer, compiled from `speval.contract` into DuckDB SQL.
+"""Row-level validation of the raw layer, compiled from `speval.ingest.contract` into DuckDB SQL.
 
 For each file (docs/contract/rules.md), in this order:
 1. exact duplicate rows (every delivered cell equal, within one file) collapse to their first copy;
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
-from speval.contract import SPECS, Column, FileSpec
+from speval.ingest.contract import SPECS, Column, FileSpec
 
 # Every rule reads the text through a full-match regex before any cast, and casts with TRY_CAST or
 # TRY_STRPTIME, so no delivered value can make the SQL raise: a value that does not fit is NULL, and a

@@ -1,7 +1,7 @@
 """The matched comparison, table in → table out: matched sets, balance and effects per cohort.
 
 Covariates and outcomes come from SQL (`sql/analysis/matching_covariates.sql`, `matched_outcomes.sql`);
-the statistics are in `speval.matching`. Every run matches with the configured settings (`primary`) and
+the statistics are in `speval.analysis.matching`. Every run matches with the configured settings (`primary`) and
 with the sensitivity grid, so the report can show how much the answer depends on the method.
 """
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from speval.matching import MatchSettings, balance_table, did_effect, match, propensity_logit, sensitivity_grid
-from speval.vocabulary import COHORTS as COHORT_TERMS
-from speval.vocabulary import MEASURE_CODES as MEASURES
+from speval.analysis.matching import MatchSettings, balance_table, did_effect, match, propensity_logit, sensitivity_grid
+from speval.run.vocabulary import COHORTS as COHORT_TERMS
+from speval.run.vocabulary import MEASURE_CODES as MEASURES
 
 COVARIATES = (
     "age", "female", "imd_decile", "ltc_count", "risk_score",

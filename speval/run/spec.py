@@ -13,9 +13,9 @@ from pathlib import Path
 
 import polars as pl
 
-from speval.deliveries import DeliveriesInUse, DeliveryError, select_deliveries
-from speval.quarters import Quarter
-from speval.vocabulary import Programme
+from speval.ingest.deliveries import DeliveriesInUse, DeliveryError, select_deliveries
+from speval.run.quarters import Quarter
+from speval.run.vocabulary import Programme
 
 REPORT_PDF = "evaluation_report.pdf"
 REPORT_HTML = "evaluation_report.html"

@@ -1,6 +1,6 @@
 """Reading delivered files into the `raw` layer, exactly as delivered plus provenance.
 
-Every cell is read as text; typing and rule checks happen in `speval.validate` (SQL). Provenance
+Every cell is read as text; typing and rule checks happen in `speval.validate.rules` (SQL). Provenance
 columns: `delivery` (quarter key), `file` (path relative to the data folder, `#Sheet` for a
 workbook sheet), `sha256` (of the delivered file), `row_number` (as a spreadsheet shows it: CSV
 header = row 1), `row_hash` (all delivered cells of the row, for exact-duplicate detection), `row_defect`
@@ -23,9 +23,9 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from speval.contract import PROVIDER_SHEETS, FileSpec
-from speval.deliveries import WORKBOOK_SUFFIXES, DeliveriesInUse
-from speval.identifiers import (IdentifierError, identifier_in_text, identifier_name_mask, key_columns_of,
+from speval.ingest.contract import PROVIDER_SHEETS, FileSpec
+from speval.ingest.deliveries import WORKBOOK_SUFFIXES, DeliveriesInUse
+from speval.ingest.identifiers import (IdentifierError, identifier_in_text, identifier_name_mask, key_columns_of,
                                 refuse_identifier_headers, refuse_identifiers, safe_name)
 
 
@@ -393,7 +393,7 @@ def _error_cells(layout: SheetLayout, numbers: pl.Series, letters: list[str]) ->
 def delivered_files(spec: FileSpec, data_dir: Path, used: DeliveriesInUse) -> list[tuple[str, Path]]:
     """(delivery key, path) of every file this spec reads for the run, in a stable order. Provider returns
     are the `.xlsx`/`.xlsm` workbooks of each folder, whatever the case of the suffix (Excel's own `~$` lock
-    files aside); other files there are listed as not read (`speval.deliveries.files_not_read`)."""
+    files aside); other files there are listed as not read (`speval.ingest.deliveries.files_not_read`)."""
     if spec.source == "hes":
         return [(used.hes, data_dir / "hes" / used.hes / spec.filename)]
     if spec.source == "outcome_tool":

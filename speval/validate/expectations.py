@@ -1,8 +1,8 @@
 """Great Expectations suites: what every staged (accepted) table must satisfy, one suite per file type.
 
-The row-level rules run as set-based SQL in DuckDB (`speval.validate`) and quarantine what breaks them;
+The row-level rules run as set-based SQL in DuckDB (`speval.validate.rules`) and quarantine what breaks them;
 these suites then check, with an independent engine, that the accepted rows really meet the contract. What
-the contract declares (columns, mandatory fields, keys, code sets, ranges) is read from `speval.contract`;
+the contract declares (columns, mandatory fields, keys, code sets, ranges) is read from `speval.ingest.contract`;
 the row rules it states in SQL are restated below in GX terms.
 They run in blocking Dagster asset checks: a failure means a rule let a bad row through, and the run stops
 before any report. GX 1.x validates pandas frames with an ephemeral context (no Polars or DuckDB engine
@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from speval.contract import SPECS, FileSpec
+from speval.ingest.contract import SPECS, FileSpec
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def within_coverage(column: str, c: Coverage) -> list:
 
 
 def declared(spec: FileSpec) -> list:
-    """What the contract declares for the file (speval/contract.py, the single source): its columns, the
+    """What the contract declares for the file (speval/ingest/contract.py, the single source): its columns, the
     fields never blank, the unique key, the code sets and the numeric ranges."""
     return [
         *columns(*spec.required_columns),

@@ -1,6 +1,6 @@
 """The data contract (docs/contract/inputs.md) as declarations: one `FileSpec` per input file or sheet.
 
-Validation (`speval.validate`) compiles these declarations into set-based DuckDB SQL, so a rule is
+Validation (`speval.validate.rules`) compiles these declarations into set-based DuckDB SQL, so a rule is
 written once, here, and read by people and by the machine alike. Column types:
 
 - `str`   any non-blank text (identifiers, free text)

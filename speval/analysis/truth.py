@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from speval.vocabulary import MEASURE_CODES as MEASURES
+from speval.run.vocabulary import MEASURE_CODES as MEASURES
 
 
 def true_effects(truth_csv: Path, treated: pl.DataFrame) -> dict[tuple[str, str], float]:

@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from speval.contract import HES_FILES, OUTCOME_TOOL_FILES
-from speval.identifiers import safe_name
-from speval.quarters import Quarter, is_quarter
+from speval.ingest.contract import HES_FILES, OUTCOME_TOOL_FILES
+from speval.ingest.identifiers import safe_name
+from speval.run.quarters import Quarter, is_quarter
 
 EXPECTED_FILES = {
     "hes": {"manifest.json", *(s.filename for s in HES_FILES)},

@@ -1,7 +1,7 @@
 """Resources injected into the assets: the run's settings and the DuckDB warehouse.
 
 Both are set per run (Launchpad, schedule or `speval run`) through run config; the defaults suit the
-demo data set in `data/raw`. The warehouse resource holds the run lock (speval/run_lock.py, ADR 0013) for
+demo data set in `data/raw`. The warehouse resource holds the run lock (speval/run/lock.py, ADR 0013) for
 the whole run: one run per warehouse at a time, whoever launched it.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
-from speval.outputs import staging_folder
-from speval.run_spec import AnalysisParameters, FollowUpWindow, MatchingMethod, RunSpec, plan_run
-from speval.vocabulary import PROGRAMMES
-from speval.run_lock import RunLock, WarehouseBusy, adopt, is_busy_error
+from speval.report.outputs import staging_folder
+from speval.run.spec import AnalysisParameters, FollowUpWindow, MatchingMethod, RunSpec, plan_run
+from speval.run.vocabulary import PROGRAMMES
+from speval.run.lock import RunLock, WarehouseBusy, adopt, is_busy_error
 from speval.warehouse import CONNECTION_CONFIG, SCHEMAS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class EvaluationSettings(dg.ConfigurableResource):
     """What to evaluate, as typed in the Launchpad, a schedule or `speval run`: the reporting quarter, the
     programme, where inputs and outputs live, and the analysis parameters. Each run turns them once into a
-    planned `RunSpec` (speval/run_spec.py) — refusing an impossible run before any asset starts — and the
+    planned `RunSpec` (speval/run/spec.py) — refusing an impossible run before any asset starts — and the
     assets read that, never these strings."""
 
     quarter: str = Field(default="2013Q4", description="Reporting quarter, YYYYQn (Q1 = January to March).")
