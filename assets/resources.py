@@ -15,7 +15,8 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from speval.report.outputs import staging_folder
-from speval.run.spec import AnalysisParameters, FollowUpWindow, MatchingMethod, RunSpec, plan_run
+from speval.run.spec import (DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_WAREHOUSE, AnalysisParameters,
+                             FollowUpWindow, MatchingMethod, RunSpec, plan_run)
 from speval.run.vocabulary import PROGRAMMES
 from speval.run.lock import RunLock, WarehouseBusy, adopt, is_busy_error
 from speval.warehouse import CONNECTION_CONFIG, SCHEMAS
@@ -32,8 +33,8 @@ class EvaluationSettings(dg.ConfigurableResource):
     quarter: str = Field(default="2013Q4", description="Reporting quarter, YYYYQn (Q1 = January to March).")
     programme: str = Field(default="LTC", description="Programme code: " + ", ".join(
         f"{p.code} ({p.label.lower()})" for p in PROGRAMMES) + ".")
-    data_dir: str = Field(default="data/raw", description="Folder holding hes/, outcome_tool/, provider_returns/.")
-    out_dir: str = Field(default="reports/out", description="Outputs land in <out_dir>/<PROGRAMME>/<QUARTER>/.")
+    data_dir: str = Field(default=DEFAULT_DATA_DIR, description="Folder holding hes/, outcome_tool/, provider_returns/.")
+    out_dir: str = Field(default=DEFAULT_OUT_DIR, description="Outputs land in <out_dir>/<PROGRAMME>/<QUARTER>/.")
     followup_min_days: int = Field(default=84, description="Well-being follow-up: earliest review, days after "
                                    "the baseline.")
     followup_max_days: int = Field(default=140, description="Well-being follow-up: latest review, days after "
@@ -121,7 +122,7 @@ class Warehouse(DuckDBResource):
 
 
 def default_warehouse() -> Warehouse:
-    return Warehouse(database="data/warehouse.duckdb", connection_config=dict(CONNECTION_CONFIG))
+    return Warehouse(database=DEFAULT_WAREHOUSE, connection_config=dict(CONNECTION_CONFIG))
 
 
 def settings_config(spec: RunSpec) -> dict:

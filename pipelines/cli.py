@@ -193,6 +193,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from speval.run.spec import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_WAREHOUSE
     from speval.run.vocabulary import PROGRAMMES
 
     programmes = ", ".join(f"{p.code} ({p.label.lower()})" for p in PROGRAMMES)
@@ -211,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quarter", required=True, help="reporting quarter, YYYYQn (Q1 = January to March), "
                      "e.g. 2013Q4; it must have ended and be covered by a HES delivery and an outcome-tool export")
     run.add_argument("--programme", default="LTC", help=f"programme code: {programmes}")
-    run.add_argument("--data-dir", default="data/raw", help="folder holding hes/, outcome_tool/ and "
+    run.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="folder holding hes/, outcome_tool/ and "
                      "provider_returns/ deliveries")
-    run.add_argument("--out", default="reports/out", help="outputs land in OUT/PROGRAMME/QUARTER/")
-    run.add_argument("--warehouse", default="data/warehouse.duckdb", help="the DuckDB file the run builds "
+    run.add_argument("--out", default=DEFAULT_OUT_DIR, help="outputs land in OUT/PROGRAMME/QUARTER/")
+    run.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, help="the DuckDB file the run builds "
                      "(one run at a time per warehouse)")
     run.add_argument("--verbose", action="store_true", help="show Dagster's own log of every step")
     run.set_defaults(func=_run)
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                           formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                           description="Write a synthetic data set (HES and outcome-tool deliveries 2013Q2, "
                           "2013Q4, 2014Q4, 2016Q4 and provider returns) with a planted truth.")
-    demo.add_argument("--out", default="data/raw", help="folder to write hes/, outcome_tool/, provider_returns/ to")
+    demo.add_argument("--out", default=DEFAULT_DATA_DIR, help="folder to write hes/, outcome_tool/, provider_returns/ to")
     demo.add_argument("--scale", type=float, default=1.0, help="population size relative to the seeds' service")
     demo.add_argument("--seed", type=int, default=42, help="random seed: same seed and scale, same bytes")
     demo.set_defaults(func=_demo_data)

@@ -27,9 +27,9 @@ from itertools import product
 import numpy as np
 from scipy.special import expit
 
-REASON_NO_CANDIDATES = "no candidates in stratum"
-REASON_CALIPER = "no candidate within caliper"
-REASON_USED_UP = "candidates used up"
+from speval.run.vocabulary import UNMATCHED_REASONS
+
+REASON_NO_CANDIDATES, REASON_CALIPER, REASON_USED_UP = (r.code for r in UNMATCHED_REASONS)
 
 _CHUNK = 1 << 14  # rows per block of the weighted cross-product in propensity_logit
 

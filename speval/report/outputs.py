@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from speval.ingest.files import sha256_of
+from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST
 from speval.run.vocabulary import COHORTS, MEASURE_CODES
 
 COHORT_ORDER = f"list_position({[c.code for c in COHORTS]}, cohort)"
@@ -104,7 +105,7 @@ def export_tables(con, run_dir: Path) -> dict[str, Path]:
     return written
 
 
-RUN_OUTPUTS = ("evaluation_report.pdf", "evaluation_report.html", "run_manifest.json", "tables", "quality")
+RUN_OUTPUTS = (REPORT_PDF, REPORT_HTML, RUN_MANIFEST, "tables", "quality")
 STAGING_MARK = ".partial-"
 
 
@@ -161,7 +162,7 @@ def clear_run_folder(folder: Path) -> None:
 
 def missing_outputs(staging: Path) -> list[str]:
     """The run outputs (manifest aside) not yet written to `staging`."""
-    return [name for name in RUN_OUTPUTS if name != "run_manifest.json" and not (staging / name).exists()]
+    return [name for name in RUN_OUTPUTS if name != RUN_MANIFEST and not (staging / name).exists()]
 
 
 def publish_run_folder(staging: Path, run_folder: Path) -> None:

@@ -29,11 +29,11 @@ from speval.report.sections.matched import matched_comparison
 from speval.report.sections.summary import key_figures
 from speval.report.sections.wellbeing import wellbeing
 from speval.report.templating import CSS_NAME, TEMPLATE_DIR, TEMPLATE_NAME, html_environment
+from speval.run.spec import REPORT_HTML, REPORT_PDF
 
 __all__ = ["build_context", "render_html", "render_report", "write_pdf"]
 
-HTML_NAME = "evaluation_report.html"
-PDF_NAME = "evaluation_report.pdf"
+HTML_NAME, PDF_NAME = REPORT_HTML, REPORT_PDF
 
 
 def _numbered(shown: list[tuple[str, bool]]) -> dict[str, int | None]:

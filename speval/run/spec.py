@@ -20,6 +20,10 @@ from speval.run.vocabulary import Programme
 REPORT_PDF = "evaluation_report.pdf"
 REPORT_HTML = "evaluation_report.html"
 RUN_MANIFEST = "run_manifest.json"
+# Where a run reads and writes unless told otherwise (the demo's folders).
+DEFAULT_DATA_DIR = "data/raw"
+DEFAULT_OUT_DIR = "reports/out"
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 
 
 class RunRefused(ValueError):
