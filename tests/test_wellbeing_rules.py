@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from builders import DataSet
 
 pytestmark = pytest.mark.pipeline
 
@@ -27,25 +26,7 @@ def write(ds) -> None:
     write_table_2_data(ds)
 
 
-def contents(con) -> dict[str, list[tuple]]:
-    return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in TABLES}
-
-
 def test_the_pipeline_applies_the_wellbeing_rules_as_the_fast_rule_tests_do(tmp_path, run_speval):
-    import duckdb
+    from rules.conftest import pipeline_and_fast_rules_agree
 
-    from rules.conftest import RuleWarehouse
-    from speval.warehouse import connect
-
-    ds = DataSet(tmp_path / "data")
-    write(ds)
-    run = run_speval(ds.write())
-    with duckdb.connect(str(run.warehouse), read_only=True) as con:
-        pipeline = contents(con) if run.exit_code == 0 else {"exit_code": run.exit_code, "stderr": run.stderr}
-    with connect() as con:
-        fast = RuleWarehouse(con)
-        write(fast)
-        for table in TABLES:
-            fast.build(table)
-        expected = contents(con)
-    assert pipeline == expected
+    pipeline_and_fast_rules_agree(write, TABLES, tmp_path / "data", run_speval)

@@ -148,3 +148,25 @@ def module_wh():
         yield RuleWarehouse(con)
     finally:
         con.close()
+
+
+def pipeline_and_fast_rules_agree(write, tables: tuple[str, ...], data_dir: Path, run_speval) -> None:
+    """The same rows (`write(dataset)`) through the real `speval run` and through the fast harness give every
+    table in `tables` identically: the fast rule tests test the pipeline's own rules."""
+    import duckdb
+
+    ds = DataSet(data_dir)
+    write(ds)
+    run = run_speval(ds.write())
+
+    def contents(con) -> dict[str, list[tuple]]:
+        return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in tables}
+
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        pipeline = contents(con) if run.exit_code == 0 else {"exit_code": run.exit_code, "stderr": run.stderr}
+    with connect() as con:
+        fast = RuleWarehouse(con)
+        write(fast)
+        for table in tables:
+            fast.build(table)
+        assert pipeline == contents(con)
