@@ -9,9 +9,9 @@ import polars as pl
 from assets.resources import EvaluationSettings, Warehouse
 from speval.ingest.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.ingest.deliveries import files_not_read, unreadable_returns
-from speval.ingest.identifiers import IdentifierError
 from speval.ingest.files import (FileRefused, empty_raw_frame, load_raw, read_csv_file, read_delivered,
-                           refuse_changed_files, refuse_vanished_files, sha256_of)
+                                 refuse_changed_files, refuse_vanished_files, sha256_of)
+from speval.ingest.identifiers import IdentifierError
 from speval.report.outputs import check_output_folder, clear_run_folder
 from speval.run.spec import parameters_row
 from speval.warehouse import replace_table

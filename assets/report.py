@@ -9,10 +9,10 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.resources import REPO_ROOT, EvaluationSettings, Warehouse
+from speval.report.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
+                                   missing_outputs, publish_run_folder, read_contract_table, write_manifest)
 from speval.run.spec import RunSpec, parameters_row
 from speval.warehouse import one
-from speval.report.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
-                            missing_outputs, publish_run_folder, read_contract_table, write_manifest)
 
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
 # The primary matching setting is picked out of analysis.matching_settings (typed columns).

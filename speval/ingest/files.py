@@ -26,7 +26,7 @@ import polars as pl
 from speval.ingest.contract import PROVIDER_SHEETS, FileSpec
 from speval.ingest.deliveries import WORKBOOK_SUFFIXES, DeliveriesInUse
 from speval.ingest.identifiers import (IdentifierError, identifier_in_text, identifier_name_mask, key_columns_of,
-                                refuse_identifier_headers, refuse_identifiers, safe_name)
+                                       refuse_identifier_headers, refuse_identifiers, safe_name)
 
 
 class FileRefused(Exception):
