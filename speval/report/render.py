@@ -140,7 +140,7 @@ def render_report(tables: dict[str, pl.DataFrame], meta: dict,
                   out_dir: Path) -> dict[str, Path]:
     """Write ``evaluation_report.html`` and ``evaluation_report.pdf`` into ``out_dir``.
 
-    ``tables`` holds the unsuppressed contract tables (CONTRACT.md §3); only their
+    ``tables`` holds the unsuppressed contract tables (docs/contract/outputs.md); only their
     disclosure-controlled form is rendered. Returns ``{"html": path, "pdf": path}``.
     """
     out_dir = Path(out_dir)

@@ -47,7 +47,7 @@ HES_FILE_LABELS = {
     "op": "Outpatient appointments",
 }
 HES_RECORD_KEYS = {"persons": "TOKEN_PERSON_ID", "apc": "EPIKEY", "ae": "AEKEY", "op": "ATTENDKEY"}
-#: Columns where a blank is expected by the contract (CONTRACT.md §1.1).
+#: Columns where a blank is expected by the contract (docs/contract/inputs.md).
 EXPECTED_BLANK = {
     "REGISTERED_TO": "blank = still registered",
     "DATE_OF_DEATH": "blank = alive",

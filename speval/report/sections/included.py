@@ -18,7 +18,7 @@ from speval.report import flow
 from speval.report.format import humanise, long_date
 from speval.report.sections.common import COHORTS, COHORT_LABELS, table
 
-#: Row labels of the attrition table, one per step of CONTRACT §3 (attrition.csv).
+#: Row labels of the attrition table, one per step of docs/contract/outputs.md (attrition.csv).
 ATTRITION_LABELS = {s.code: s.label for s in vocabulary.ATTRITION_STEPS}
 FLOW_TITLE = "Cohort flow: people included and excluded at each step, by cohort"
 

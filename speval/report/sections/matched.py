@@ -24,14 +24,14 @@ from speval.report.sections.common import COHORT_LABELS, MEASURES, cohort_order,
 from speval.report.templating import sentence
 
 SENTENCES = "sections/matched_sentences.j2"
-#: Tables of the matched comparison (CONTRACT §3 and the report-only tables of every setting).
+#: Tables of the matched comparison (docs/contract/outputs.md and the report-only tables of every setting).
 MATCHING_TABLES = ("matched_effects", "balance", "matched_effects_all_settings",
                    "balance_all_settings", "unmatched_treated")
 PRIMARY_SETTING = "primary"
 #: The measure the per-cohort reading and the sensitivity table are about.
 HEADLINE_MEASURE = "emergency_admissions"
 UNMATCHED_LABELS = {r.code: r.label for r in vocabulary.UNMATCHED_REASONS}
-#: Matching covariates (CONTRACT §2, balance.csv) in report order, with readable labels.
+#: Matching covariates (docs/contract/rules.md, balance.csv) in report order, with readable labels.
 MATCH_COVARIATES = [
     ("age", "Age"),
     ("female", "Sex (female)"),

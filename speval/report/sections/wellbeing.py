@@ -13,7 +13,7 @@ from speval.report import disclosure as dc
 from speval.report.format import humanise
 from speval.report.sections.common import table
 
-#: Outcome areas (CONTRACT §3, wellbeing.csv) in report order, with their row labels.
+#: Outcome areas (docs/contract/outputs.md, wellbeing.csv) in report order, with their row labels.
 WELLBEING_MEASURES = [(m.code, m.label) for m in vocabulary.WELLBEING_MEASURES]
 
 
