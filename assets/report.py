@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.resources import REPO_ROOT, EvaluationSettings, Warehouse
+from assets.resources import EvaluationSettings, Warehouse
+from speval.package_data import CHECKOUT
 from speval.report.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
                                    missing_outputs, publish_run_folder, read_contract_table, write_manifest)
 from speval.run.spec import RunSpec, parameters_row
@@ -101,7 +102,7 @@ def report_meta(con, spec: RunSpec) -> dict:
             "bootstrap_replicates": parameters.bootstrap_replicates,
             "seed": parameters.seed,
         },
-        "code_version": code_version(REPO_ROOT)["git_commit"],
+        "code_version": code_version(CHECKOUT)["git_commit"],
         "input_files": inputs.to_dicts(),
         "files_not_read": not_read.to_dicts(),
     }
@@ -154,7 +155,7 @@ def run_manifest(context, settings: EvaluationSettings,
         parameters=meta["parameters"] | {"data_dir": settings.data_dir},
         deliveries=meta["deliveries"],
         inputs=meta["input_files"],
-        code=code_version(REPO_ROOT),
+        code=code_version(CHECKOUT),
         outputs=outputs,
         compared_inputs=compared,
         not_read=meta["files_not_read"],

@@ -21,7 +21,6 @@ from speval.run.vocabulary import PROGRAMMES
 from speval.run.lock import RunLock, WarehouseBusy, adopt, is_busy_error
 from speval.warehouse import CONNECTION_CONFIG, SCHEMAS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class EvaluationSettings(dg.ConfigurableResource):

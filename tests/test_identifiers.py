@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from speval.ingest.identifiers import (IdentifierError, contains_nhs_number, contains_postcode, first_identifier,
-                                identifier_in_text, is_identifier_column, is_nhs_number, refuse_identifier_headers,
+                                identifier_in_text, identifier_name_mask, is_identifier_column, is_nhs_number, refuse_identifier_headers,
                                 refuse_identifiers, safe_name, valid_nhs_digits)
 
 VALID = "9434765919"  # modulus-11 check digit 9
@@ -146,6 +146,13 @@ def test_pseudonymised_keys_may_hold_ten_digits_but_may_not_be_an_nhs_number_or_
                                     "date of birth", "Date-of-Birth:"])
 def test_identifier_columns(header):
     assert is_identifier_column(header)
+
+
+@given(st.lists(st.text(alphabet="ABDEFHILMNOPRSTUVabdfhilmnost .-_()0123:", max_size=16), min_size=1, max_size=30))
+def test_identifier_column_rule_is_the_same_vectorised(headers):
+    """Workbook cells are checked with the vectorised form of the header rule; the two must agree."""
+    mask = pl.DataFrame({"h": headers}).select(identifier_name_mask(pl.col("h"))).to_series().to_list()
+    assert mask == [is_identifier_column(h) for h in headers]
 
 
 @pytest.mark.parametrize("header", ["YEAR_OF_BIRTH", "SERVICE_NAME", "TOKEN_PERSON_ID", "PROVIDER_CODE", "LSOA11",
