@@ -26,7 +26,7 @@ demo: setup
 		|| { tail -n 30 $(SPEVAL_DAGSTER_STORAGE)/last-run.log; exit 1; }
 
 test: setup
-	@$(UV) run --frozen pytest -q
+	@$(UV) run --frozen pytest -q -n auto --dist loadfile
 
 # Everything except the tests marked `pipeline` (a real `speval run`, or PDFs) or `browser` (the UI): < 60 s.
 .PHONY: test-fast

@@ -26,7 +26,6 @@ def _primary(settings: EvaluationSettings):
 
 
 COVARIATES_KEY = dg.AssetKey(["analysis", "matching_covariates"])
-BALANCE_KEY = dg.AssetKey(["analysis", "balance"])
 SETTINGS_KEY = dg.AssetKey(["analysis", "matching_settings"])
 
 
@@ -35,12 +34,9 @@ SETTINGS_KEY = dg.AssetKey(["analysis", "matching_settings"])
         dg.AssetSpec(["analysis", "matched_sets"], deps=[COVARIATES_KEY], group_name="matching",
                      kinds={"duckdb", "python"},
                      description="Treated cohort members with their matched controls (propensity score, exact on "
-                     "referral month, nearest neighbour within a caliper), for the configured settings (`primary`) "
-                     "and the sensitivity grid; the treated left unmatched, with the reason, in "
-                     "analysis.unmatched_treated."),
-        dg.AssetSpec(BALANCE_KEY, deps=[COVARIATES_KEY], group_name="matching", kinds={"duckdb", "python"},
-                     description="Standardised mean differences of every matching covariate before and after "
-                     "matching (cobalt ATT), and variance ratios, measured as the sets are formed."),
+                     "referral week within the quarter, nearest neighbour within a caliper), for the configured "
+                     "settings (`primary`) and the sensitivity grid; the treated left unmatched, with the reason, "
+                     "in analysis.unmatched_treated."),
         dg.AssetSpec(SETTINGS_KEY, group_name="matching", kinds={"duckdb", "python"},
                      description="Each matching setting (the run's own, `primary`, and the sensitivity grid) "
                      "with its caliper, ratio and replacement as typed columns."),
@@ -53,11 +49,10 @@ def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
     grid = all_settings(_primary(settings))
     with warehouse.connect() as con:
         covariates = con.sql("SELECT * FROM analysis.matching_covariates").pl()
-        sets, unmatched, balance = build_sets(covariates, grid)
+        sets, unmatched = build_sets(covariates, grid)
         replace_table(con, "analysis.matching_settings", settings_table(grid))
         replace_table(con, "analysis.matched_sets", sets)
         replace_table(con, "analysis.unmatched_treated", unmatched)
-        replace_table(con, "analysis.balance", balance)
     primary = sets.filter(setting=PRIMARY)
     yield dg.MaterializeResult(asset_key=dg.AssetKey(["analysis", "matched_sets"]), metadata={
         "dagster/row_count": sets.height,
@@ -67,14 +62,31 @@ def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
             {f"{c} {r}": n for c, r, n in unmatched.filter(setting=PRIMARY).group_by("cohort", "reason")
              .len().sort("cohort", "reason").iter_rows()}),
     })
-    yield dg.MaterializeResult(asset_key=BALANCE_KEY, metadata={"dagster/row_count": balance.height})
     yield dg.MaterializeResult(asset_key=SETTINGS_KEY, metadata={"dagster/row_count": len(grid)})
 
 
+matched_covariates = sql_table_asset("analysis.matched_covariates", "matching")
 matched_outcomes = sql_table_asset("analysis.matched_outcomes", "matching")
 
 
-@dg.asset_check(asset=BALANCE_KEY, name="balanced_after_matching")
+@dg.asset(key=dg.AssetKey(["analysis", "balance"]), deps=[COVARIATES_KEY, matched_covariates.key],
+          group_name="matching", kinds={"duckdb", "python"})
+def balance(warehouse: Warehouse) -> dg.MaterializeResult:
+    """Standardised mean differences of every matching covariate before matching and after it, with the
+    matched controls measured at the index date they take (cobalt's ATT convention), and variance ratios."""
+    from speval.analysis.comparison import balance as balance_table
+
+    with warehouse.connect() as con:
+        covariates = con.sql("SELECT * FROM analysis.matching_covariates").pl()
+        matched = con.sql("SELECT * FROM analysis.matched_covariates").pl()
+        names = [r[0] for r in con.execute("SELECT setting FROM analysis.matching_settings ORDER BY setting_order")
+                 .fetchall()]
+        table = balance_table(covariates, matched, names)
+        replace_table(con, "analysis.balance", table)
+    return dg.MaterializeResult(metadata={"dagster/row_count": table.height})
+
+
+@dg.asset_check(asset=balance, name="balanced_after_matching")
 def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Flags any covariate with |SMD| >= 0.1 after matching (the usual threshold) under the primary settings."""
     with warehouse.connect() as con:
@@ -84,21 +96,24 @@ def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
                                metadata={"imbalanced": dg.MetadataValue.json([[c, v, round(s, 3)] for c, v, s in bad])})
 
 
-@dg.asset(key=dg.AssetKey(["analysis", "matched_effects"]), deps=[matched_outcomes.key],
+@dg.asset(key=dg.AssetKey(["analysis", "matched_effects"]), deps=[matched_outcomes.key, matched_covariates.key],
           group_name="matching", kinds={"duckdb", "python"})
 def matched_effects(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """Difference in differences (treated change minus matched-control change, per patient) with 95% cluster
-    bootstrap intervals and rate ratios, per cohort and measure, for every matching setting."""
+    bootstrap intervals and rate ratios, per cohort and measure, for every matching setting; for the primary
+    setting also the doubly robust estimate (regression-adjusted on the covariates at the index date) and the
+    E-values (ADR 0017)."""
     from speval.analysis.comparison import all_settings, effects
 
     with warehouse.connect() as con:
         outcomes = con.sql("SELECT * FROM analysis.matched_outcomes").pl()
+        covariates = con.sql("SELECT * FROM analysis.matched_covariates").pl()
         parameters = settings.spec.parameters
         table = effects(outcomes, [name for name, _ in all_settings(_primary(settings))],
-                        n_boot=parameters.bootstrap_replicates, seed=parameters.seed)
+                        n_boot=parameters.bootstrap_replicates, seed=parameters.seed, matched_covariates=covariates)
         replace_table(con, "analysis.matched_effects", table)
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height})
 
 
-matching_assets = [*matching_sql_assets, matched_sets, matched_outcomes, matched_effects]
+matching_assets = [*matching_sql_assets, matched_sets, matched_covariates, balance, matched_outcomes, matched_effects]
 matching_checks = [balanced_after_matching]

@@ -12,6 +12,7 @@ from assets.resources import EvaluationSettings, Warehouse
 from speval.package_data import CHECKOUT
 from speval.report.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
                                    missing_outputs, publish_run_folder, read_contract_table, write_manifest)
+from speval.run.plan import deviations, load_plan
 from speval.run.spec import RunSpec, parameters_row
 from speval.warehouse import one
 
@@ -63,9 +64,10 @@ def warehouse_holds_this_run(settings: EvaluationSettings, warehouse: Warehouse)
 
 
 def report_meta(con, spec: RunSpec) -> dict:
-    """What the report and the manifest say about the run: all from the run's planned specification, except
-    the inputs actually read (audit tables)."""
-    used, parameters = spec.planned, spec.parameters
+    """What the report and the manifest say about the run: all from the run's planned specification and the
+    analysis plan (its hash, and each run parameter that differs from it), except the inputs actually read
+    (audit tables)."""
+    used, parameters, plan = spec.planned, spec.parameters, load_plan()
     # Every file the run read: the data files (audit.files, one row per workbook) and the HES manifest.
     inputs = con.sql(
         "SELECT source, delivery, split_part(file, '#', 1) AS file, any_value(sha256) AS sha256, "
@@ -102,6 +104,8 @@ def report_meta(con, spec: RunSpec) -> dict:
             "bootstrap_replicates": parameters.bootstrap_replicates,
             "seed": parameters.seed,
         },
+        "analysis_plan": plan.manifest_entry(),
+        "deviations_from_plan": [d.as_dict() for d in deviations(plan, parameters)],
         "code_version": code_version(CHECKOUT)["git_commit"],
         "input_files": inputs.to_dicts(),
         "files_not_read": not_read.to_dicts(),
@@ -136,8 +140,8 @@ def evaluation_report(context, settings: EvaluationSettings,
 )
 def run_manifest(context, settings: EvaluationSettings,
                  warehouse: Warehouse) -> dg.MaterializeResult:
-    """run_manifest.json: every input file with its sha256, deliveries, parameters, code and package
-    versions, and the sha256 of every output. Written last, into the staging folder, which is then
+    """run_manifest.json: every input file with its sha256, deliveries, parameters, the analysis plan's
+    sha256 and the run's deviations from it, code and package versions, and the sha256 of every output. Written last, into the staging folder, which is then
     published as the run folder: the run's outputs appear all at once, and only when the run succeeded."""
     folder = settings.staging_folder(context.run)
     missing = missing_outputs(folder)
@@ -154,6 +158,8 @@ def run_manifest(context, settings: EvaluationSettings,
         folder / "run_manifest.json",
         parameters=meta["parameters"] | {"data_dir": settings.data_dir},
         deliveries=meta["deliveries"],
+        analysis_plan=meta["analysis_plan"],
+        deviations_from_plan=meta["deviations_from_plan"],
         inputs=meta["input_files"],
         code=code_version(CHECKOUT),
         outputs=outputs,

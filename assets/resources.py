@@ -17,10 +17,12 @@ from pydantic import Field, PrivateAttr
 from speval.report.outputs import staging_folder
 from speval.run.spec import (DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_WAREHOUSE, AnalysisParameters,
                              FollowUpWindow, MatchingMethod, RunSpec, plan_run)
+from speval.run.plan import load_plan
 from speval.run.vocabulary import PROGRAMMES
 from speval.run.lock import RunLock, WarehouseBusy, adopt, is_busy_error
 from speval.warehouse import CONNECTION_CONFIG, SCHEMAS
 
+PLAN = load_plan()  # analysis_plan.yaml: the analysis parameters' defaults (docs/decisions/0016-analysis-plan.md)
 
 
 class EvaluationSettings(dg.ConfigurableResource):
@@ -34,16 +36,23 @@ class EvaluationSettings(dg.ConfigurableResource):
         f"{p.code} ({p.label.lower()})" for p in PROGRAMMES) + ".")
     data_dir: str = Field(default=DEFAULT_DATA_DIR, description="Folder holding hes/, outcome_tool/, provider_returns/.")
     out_dir: str = Field(default=DEFAULT_OUT_DIR, description="Outputs land in <out_dir>/<PROGRAMME>/<QUARTER>/.")
-    followup_min_days: int = Field(default=84, description="Well-being follow-up: earliest review, days after "
-                                   "the baseline.")
-    followup_max_days: int = Field(default=140, description="Well-being follow-up: latest review, days after "
-                                   "the baseline.")
-    caliper: float = Field(default=0.2, description="Matching caliper, in SD of the propensity-score logit.")
-    ratio: int = Field(default=1, description="Matched controls per referred person.")
-    with_replacement: bool = Field(default=False, description="Whether a control may be matched more than once.")
-    bootstrap_replicates: int = Field(default=1000, description="Cluster-bootstrap replicates behind the 95% "
-                                      "intervals (at least 100).")
-    seed: int = Field(default=42, description="Random seed (matching ties, bootstrap).")
+    # The analysis parameters' defaults are the analysis plan's (analysis_plan.yaml, read at import), shown
+    # in the Launchpad; a run that changes one is still produced, and its report lists the deviation.
+    followup_min_days: int = Field(default=PLAN.followup_min_days, description="Well-being follow-up: earliest "
+                                   "review, days after the baseline (default: the analysis plan's).")
+    followup_max_days: int = Field(default=PLAN.followup_max_days, description="Well-being follow-up: latest "
+                                   "review, days after the baseline (default: the analysis plan's).")
+    caliper: float = Field(default=PLAN.caliper, description="Matching caliper, in SD of the propensity-score "
+                           "logit (default: the analysis plan's).")
+    ratio: int = Field(default=PLAN.ratio, description="Matched controls per referred person (default: the "
+                       "analysis plan's).")
+    with_replacement: bool = Field(default=PLAN.with_replacement, description="Whether a control may be matched "
+                                   "more than once (default: the analysis plan's).")
+    bootstrap_replicates: int = Field(default=PLAN.bootstrap_replicates, description="Cluster-bootstrap "
+                                      "replicates behind the 95% intervals, at least 100 (default: the analysis "
+                                      "plan's).")
+    seed: int = Field(default=PLAN.seed, description="Random seed for matching ties and the bootstrap (default: "
+                      "the analysis plan's).")
     max_quarantined_share: float = Field(default=0.5, description="A file with more than this share of its "
                                          "rows quarantined stops the run (0 to 1).")
     quarantine_share_min_rows: int = Field(default=20, description="...for files of at least this many rows.")
@@ -88,6 +97,8 @@ class Warehouse(DuckDBResource):
 
     _run_lock: RunLock | None = PrivateAttr(default=None)
     _owns_run_lock: bool = PrivateAttr(default=False)
+    _connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _keep_open: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context) -> None:
         if not self.database or self.database.startswith(":memory:"):
@@ -97,15 +108,20 @@ class Warehouse(DuckDBResource):
             self._run_lock, self._owns_run_lock = handed_over, False
         else:
             self._run_lock, self._owns_run_lock = RunLock(self.database).acquire(), True
+        self._keep_open = True
 
     def teardown_after_execution(self, context) -> None:
+        connection, self._connection, self._keep_open = self._connection, None, False
         lock, owned = self._run_lock, self._owns_run_lock
         self._run_lock, self._owns_run_lock = None, False
-        if lock is not None and owned:
-            lock.release()
+        try:
+            if connection is not None:
+                connection.close()
+        finally:
+            if lock is not None and owned:
+                lock.release()
 
-    @contextmanager
-    def connect(self):
+    def _open(self) -> duckdb.DuckDBPyConnection:
         try:
             con = duckdb.connect(self.database, config=dict(self.connection_config))
         except duckdb.Error as error:  # the file is held by another process (DuckDB's own lock)
@@ -115,6 +131,20 @@ class Warehouse(DuckDBResource):
         try:
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    @contextmanager
+    def connect(self):
+        """A connection to the warehouse. During a run, one database instance is opened by the first step that
+        asks and kept until the run ends; every step takes a cursor on it, instead of opening the file (and
+        checkpointing it on close) a few hundred times per run."""
+        if self._keep_open and self._connection is None:
+            self._connection = self._open()
+        con = self._connection.cursor() if self._connection is not None else self._open()
+        try:
             yield con
         finally:
             con.close()

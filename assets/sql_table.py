@@ -11,7 +11,7 @@ import re
 import dagster as dg
 
 from assets.resources import Warehouse
-from speval.warehouse import SQL_DIR, sql_text
+from speval.warehouse import SQL_DIR, sql_text, sql_with_macros
 
 _TABLE_REF = re.compile(r"\b(raw|staged|core|analysis|audit)\.([a-z_]+)\b")
 # audit.files and audit.row_outcomes are written by the ingest and validate assets, table by table.
@@ -31,7 +31,7 @@ def _description(sql: str) -> str:
 def sql_table_asset(name: str, group: str, spec_names: tuple[str, ...] = ()) -> dg.AssetsDefinition:
     """An asset that builds table `name` (e.g. `core.emergency_admissions`) from sql/<schema>/<table>.sql."""
     schema, table = name.split(".")
-    sql = sql_text(name)
+    sql = sql_with_macros(name)  # the macros it calls read tables too
     deps: set[dg.AssetKey] = set()
     for ref in referenced_tables(sql):
         if ref == name:
@@ -45,7 +45,7 @@ def sql_table_asset(name: str, group: str, spec_names: tuple[str, ...] = ()) -> 
         key=dg.AssetKey([schema, table]),
         deps=sorted(deps, key=lambda k: k.to_user_string()),
         group_name=group,
-        description=_description(sql) or None,
+        description=_description(sql_text(name)) or None,
         code_version=hashlib.sha256(sql.encode()).hexdigest()[:12],
         kinds={"duckdb", "sql"},
         metadata={"sql_file": dg.MetadataValue.path(str((SQL_DIR / schema / f"{table}.sql").relative_to(SQL_DIR.parent)))},

@@ -33,9 +33,30 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / schema / f"{table}.sql").read_text(encoding="utf-8")
 
 
+def macros_used(sql: str) -> list[str]:
+    """The shared SQL definitions (`sql/macros/<name>.sql`, each one `CREATE OR REPLACE MACRO <name>`) that
+    `sql` calls, by name."""
+    return sorted(path.stem for path in (SQL_DIR / "macros").glob("*.sql") if f"{path.stem}(" in sql)
+
+
+def macro_text(macro: str) -> str:
+    return (SQL_DIR / "macros" / f"{macro}.sql").read_text(encoding="utf-8")
+
+
+def sql_with_macros(name: str) -> str:
+    """The SQL of `name` followed by the macros it calls: everything the table is built from, for lineage
+    and code versions."""
+    sql = sql_text(name)
+    return "\n".join([sql, *(macro_text(m) for m in macros_used(sql))])
+
+
 def build(con: duckdb.DuckDBPyConnection, name: str) -> int:
-    """Create or replace the table `name` from its SQL file; return its row count."""
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS\n{sql_text(name)}")
+    """Create or replace the table `name` from its SQL file (defining the macros it calls first); return its
+    row count."""
+    sql = sql_text(name)
+    for macro in macros_used(sql):
+        con.execute(macro_text(macro))
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS\n{sql}")
     return count(con, name)
 
 

@@ -46,3 +46,11 @@ def run_speval(tmp_path, capfd):
         return Run(code, captured.out, captured.err, out / programme / quarter, warehouse)
 
     return _run
+
+
+def pytest_collection_modifyitems(items):
+    """Modules with whole-pipeline or browser tests first (stable order otherwise): `make test` hands whole
+    modules to parallel workers, and starting the longest ones first keeps the workers busy to the end."""
+    slow = {item.module.__name__ for item in items
+            if item.get_closest_marker("pipeline") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: item.module.__name__ not in slow)

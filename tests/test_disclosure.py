@@ -318,15 +318,65 @@ def _effects_all() -> pl.DataFrame:
 def test_publish_matched_effects_all_settings():
     out = dc.publish_matched_effects_all_settings(_effects_all())
     assert out.columns == dc.MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS
+    # A table without the doubly robust and E-value columns (an older warehouse): published blank.
     assert out.row(0) == ("primary", "12m", "emergency_admissions", "95", "95", "0.98", "0.77",
-                          "0.95", "0.83", "-0.08", "-0.21", "0.04", "0.89", "0.73", "1.07")
+                          "0.95", "0.83", "-0.08", "-0.21", "0.04", "0.89", "0.73", "1.07",
+                          *[""] * 8)
     # 6 matched: every estimate of the cohort suppressed, rate ratio included.
-    assert out.row(1) == ("primary", "6m", "emergency_admissions", "*", "*", *["*"] * 10)
+    assert out.row(1) == ("primary", "6m", "emergency_admissions", "*", "*", *["*"] * 18)
     # No controls: treated means shown, anything using the controls blank.
-    assert out.row(2)[3:] == ("85", "0", "0.90", "0.70", "", "", "", "", "", "", "", "")
+    assert out.row(2)[3:] == ("85", "0", "0.90", "0.70", *[""] * 16)
     # Empty tables, with or without columns.
     assert dc.publish_matched_effects_all_settings(_effects_all().clear()).height == 0
     assert dc.publish_matched_effects_all_settings(pl.DataFrame()).height == 0
+
+
+def _with_new_estimates(df: pl.DataFrame) -> pl.DataFrame:
+    """_effects_all with the doubly robust estimate (primary setting only) and the E-values."""
+    return df.with_columns(
+        pl.Series("did_adjusted", [-0.0551, -8.8817, None]),
+        pl.Series("did_adjusted_ci_low", [-0.3794, -9.9, None]),
+        pl.Series("did_adjusted_ci_high", [0.2125, -7.6, None]),
+        pl.Series("rate_ratio_adjusted", [0.9256, 0.1234, None]),
+        pl.Series("rr_adjusted_ci_low", [0.6347, 0.1011, None]),
+        pl.Series("rr_adjusted_ci_high", [1.4166, 0.1999, None]),
+        pl.Series("e_value", [1.6712, 5.4729, None]),
+        pl.Series("e_value_ci", [1.0, 4.9876, None]),
+    )
+
+
+NEW_COLUMNS = [*dc.ADJUSTED_COLUMNS, *dc.E_VALUE_COLUMNS]
+
+
+def test_new_estimates_shown_for_a_large_matched_group():
+    out = dc.publish_matched_effects_all_settings(_with_new_estimates(_effects_all()))
+    row = dict(zip(out.columns, out.row(0)))
+    assert [row[c] for c in NEW_COLUMNS] == ["-0.06", "-0.38", "0.21", "0.93", "0.63", "1.42",
+                                             "1.67", "1.00"]
+    # A sensitivity setting has no doubly robust estimate: blank, like any missing value.
+    assert [dict(zip(out.columns, out.row(2)))[c] for c in NEW_COLUMNS] == [""] * 8
+
+
+def test_new_estimates_suppressed_exactly_when_did_is():
+    df = _with_new_estimates(_effects_all())
+    out = dc.publish_matched_effects_all_settings(df)
+    small = dict(zip(out.columns, out.row(1)))  # 6 matched: did suppressed
+    assert small["did"] == "*"
+    assert [small[c] for c in NEW_COLUMNS] == ["*"] * 8
+    # Suppression follows the smaller matched group, as did does: 7 controls suppress, 8 do not.
+    for n_controls, shown in ((7, "*"), (8, "-8.88")):
+        one = df.slice(1, 1).with_columns(pl.lit(40).alias("n_treated"),
+                                          pl.lit(n_controls).alias("n_controls"))
+        row = dict(zip(out.columns, dc.publish_matched_effects_all_settings(one).row(0)))
+        assert row["did_adjusted"] == shown
+        assert all((row[c] == "*") == (row["did"] == "*") for c in NEW_COLUMNS)
+    # An infinite or NaN value (an undefined ratio) is blank, never "inf" or "nan".
+    odd = df.head(1).with_columns(pl.lit(float("inf")).alias("rate_ratio_adjusted"),
+                                  pl.lit(float("nan")).alias("e_value"))
+    row = dict(zip(out.columns, dc.publish_matched_effects_all_settings(odd).row(0)))
+    assert row["rate_ratio_adjusted"] == "" and row["e_value"] == ""
+    # The raw values never appear.
+    assert not {"-0.0551", "-8.8817", "5.4729", "5.47", "-8.88"} & set(small.values())
 
 
 def test_publish_balance_all_settings():

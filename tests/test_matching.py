@@ -426,7 +426,10 @@ def test_did_effect_regression_adjusted_hand_computed():
     e = did_effect(set_id, is_t, weight, before, after, n_boot=200, seed=3, covariates=x[:, None])
     assert e.did == pytest.approx(-3.5) and e.did_adjusted == pytest.approx(-6.0)
     assert np.isfinite([e.did_adjusted_ci_low, e.did_adjusted_ci_high]).all()
-    assert plain.did_adjusted is None
+    # the implied rate ratio: treated after (1.5) over the adjusted counterfactual after-rate (1.5 + 6)
+    assert e.rate_ratio_adjusted == pytest.approx(1.5 / 7.5)
+    assert e.rr_adjusted_ci_low <= e.rate_ratio_adjusted <= e.rr_adjusted_ci_high
+    assert plain.did_adjusted is None and plain.rate_ratio_adjusted is None
     assert (plain.did, plain.did_ci_low, plain.did_ci_high) == (e.did, e.did_ci_low, e.did_ci_high)
 
 

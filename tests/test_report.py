@@ -14,7 +14,8 @@ import pytest
 
 from speval.report import flow, render_report
 from speval.report.render import build_context, render_html
-from speval.report.sections.matched import interpret_matched
+from speval.report.sections.matched import adjusted_agreement, interpret_matched
+from speval.report.templating import sentence
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.skipif(  # renders PDFs: not in `make test-fast`
     shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
@@ -155,6 +156,9 @@ COVARIATES = ["age", "female", "imd_decile", "ltc_count", "risk_score",
                                                        "inpatient_admissions",
                                                        "ae_attendances",
                                                        "outpatient_appointments")]]
+# Covariates added with ADR 0017 (listed last here; the report puts them in its own order).
+NEW_COVARIATES = ["outpatient_appointments_3m", "any_covariate_imputed", "emergency_admissions_3m",
+                  "inpatient_admissions_3m", "ae_attendances_3m"]
 GRID = [(c, k, r) for c in (0.1, 0.2, 0.5) for k in (1, 3, 5) for r in (False, True)]
 PRIMARY = (0.2, 1, False)
 
@@ -167,9 +171,21 @@ PRIMARY_12M = {
 }
 NAIVE_BEFORE = {"inpatient_admissions": 1.4630, "emergency_admissions": 0.9815,
                 "ae_attendances": 1.9352, "outpatient_appointments": 1.7037}
-PLANTED_6M = {"treated_before": 6.5432, "did": -7.7777, "smd_before": 0.6789, "n": 6}
+# 12 month cohort, primary: the doubly robust estimate (did_adjusted, ci low, ci high) and the rate ratio it
+# implies (with its interval), per measure; E-values of the rate ratio and of its interval.
+ADJUSTED_12M = {
+    "inpatient_admissions": (-0.0433, -0.1871, 0.1002, 0.9621, 0.8477, 1.0926),
+    "emergency_admissions": (-0.0612, -0.1934, 0.0705, 0.9173, 0.7702, 1.1041),
+    "ae_attendances": (-0.2719, -0.4436, -0.1012, 0.8374, 0.7411, 0.9383),
+    "outpatient_appointments": (0.0377, -0.1392, 0.2148, 1.0226, 0.9201, 1.1349),
+}
+E_VALUES_12M = {"inpatient_admissions": (1.2457, 1.0), "emergency_admissions": (1.5091, 1.0),
+                "ae_attendances": (1.7716, 1.4043), "outpatient_appointments": (1.1842, 1.0)}
+PLANTED_6M = {"treated_before": 6.5432, "did": -7.7777, "smd_before": 0.6789, "n": 6,
+              "did_adjusted": -8.8817, "e_value": 5.4729}
 PLANTED_MATCHED_RAW = ["0.0843", "0.2116", "0.0391", "0.8862", "0.3149", "0.0861", "6.54",
-                       "7.78", "0.6789", "6.5432", "9.12", "6.43", "5.10", "6.35"]
+                       "7.78", "0.6789", "6.5432", "9.12", "6.43", "5.10", "6.35",
+                       "0.0612", "0.1934", "8.88", "5.47", "1.5091"]
 
 
 def setting_name(c: float, k: int, r: bool) -> str:
@@ -206,23 +222,40 @@ def matched_effects_all_fixture() -> pl.DataFrame:
                 tb = NAIVE_BEFORE[m] * (1 if cohort == "12m" else 0.4)
                 if setting == PRIMARY and cohort == "6m":
                     tb = PLANTED_6M["treated_before"]
+                # The doubly robust estimate: primary setting only; E-values for every setting.
+                adjusted: tuple = (None,) * 6
+                far = max(rr, 1 / rr)
+                ev, ev_ci = round(far + (far * (far - 1)) ** 0.5, 4), 1.0
+                if setting == PRIMARY and cohort == "12m":
+                    adjusted = ADJUSTED_12M[m]
+                    ev, ev_ci = E_VALUES_12M[m]
+                elif setting == PRIMARY:
+                    adjusted = (PLANTED_6M["did_adjusted"], -9.9876, -7.6543, 0.1234, 0.1011, 0.1999)
+                    ev, ev_ci = PLANTED_6M["e_value"], 4.9876
                 rows.append({
                     "setting": setting_name(*setting), "cohort": cohort, "measure": m,
                     "n_treated": nt, "n_controls": nc,
                     "treated_before": tb, "treated_after": tb * 0.78,
                     "control_before": tb * 0.97, "control_after": tb * 0.97 * 0.78 - did,
                     "did": did, "did_ci_low": lo, "did_ci_high": hi,
-                    "rate_ratio": rr, "rr_ci_low": rlo, "rr_ci_high": rhi})
-    return pl.DataFrame(rows)
+                    "rate_ratio": rr, "rr_ci_low": rlo, "rr_ci_high": rhi,
+                    **dict(zip(ADJUSTED_COLUMNS, adjusted)), "e_value": ev, "e_value_ci": ev_ci})
+    return pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in ADJUSTED_COLUMNS})
+
+
+ADJUSTED_COLUMNS = ["did_adjusted", "did_adjusted_ci_low", "did_adjusted_ci_high",
+                    "rate_ratio_adjusted", "rr_adjusted_ci_low", "rr_adjusted_ci_high"]
 
 
 def balance_all_fixture() -> pl.DataFrame:
     rows = []
     for i, setting in enumerate(GRID):
         for cohort in ("12m", "6m"):
-            for j, cov in enumerate(COVARIATES):
+            for j, cov in enumerate(COVARIATES + NEW_COVARIATES):
                 before = 0.1 + 0.06 * j if cohort == "12m" else 0.08 + 0.05 * j
                 after = 0.01 + 0.005 * j + 0.004 * i
+                if cov in NEW_COVARIATES:
+                    before, after = 0.2 + 0.01 * j, 0.02 + 0.001 * j
                 if setting == PRIMARY and cohort == "12m":
                     before = 0.3149 if cov == "age" else before
                     after = 0.0861 if cov == "emergency_admissions_12m" else 0.0351 + 0.002 * j
@@ -655,20 +688,49 @@ def test_matched_section_explains_and_compares(rendered):
     contents = " ".join(text.split("\f")[1].split())
     assert re.search(r"3 Comparison with a matched group \.+ ?\d+ 4 Well-being", contents), contents
     # Plain-words explanation and the method, from the run parameters.
-    for needle in ("regression to the mean", "never referred", "same referral month",
+    for needle in ("regression to the mean", "never referred", "same referral week",
+                   "3, 6 and 12 months before the index date",
+                   "a matched patient's are measured again at the index date they take",
                    "same index date", "propensity score", "exact matching",
+                   "Within each referral week (Monday to Sunday, within the quarter of referral",
                    "nearest neighbour on the logit of the score, 1:1",
                    "within 0.2 standard deviations of the logit (the caliper)",
-                   "without replacement (each never-referred patient is used at most once)",
+                   "without replacement (each never-", "patient is used at most once)",
                    "cluster bootstrap that resamples whole matched sets (1,000 replicates, seed 42)"):
         assert needle in sec, needle
-    # Table 2: naive change (Table 1, all patients) beside the matched DiD and rate ratio.
-    assert "Table 2: Change per patient: naive before and after, and compared with the matched group" in sec
-    for row in ("Emergency admissions -0.23 -0.08 -0.21 to 0.04 0.89 0.73 to 1.07 95 95",
-                "A&E attendances -0.48 -0.31 -0.50 to -0.13 0.81 0.71 to 0.92 95 95",
-                "Outpatient appointments -0.46 +0.04 -0.15 to 0.23 1.02 0.91 to 1.14 95 95",
+    # Table 2a: naive change (Table 1, all patients) beside the matched DiD and the doubly robust one.
+    assert "Table 2a: Change per patient: naive before and after, and compared with the matched group" in sec
+    for row in ("Emergency admissions -0.23 -0.08 -0.21 to 0.04 -0.06 -0.19 to 0.07 95 95",
+                "A&E attendances -0.48 -0.31 -0.50 to -0.13 -0.27 -0.44 to -0.10 95 95",
+                "Outpatient appointments -0.46 +0.04 -0.15 to 0.23 +0.04 -0.14 to 0.21 95 95",
                 "6 month cohort In-patient admissions -0.12 * * * * * *"):
         assert row in sec, row
+    # Table 2b: the ratio of rate ratios, the one the doubly robust estimate implies, and E-values.
+    assert ("Table 2b: Proportional change compared with the matched group (rate ratios), and "
+            "E-values") in sec
+    for row in ("Emergency admissions 0.89 0.73 to 1.07 0.92 0.77 to 1.10 1.51 1.00",
+                "A&E attendances 0.81 0.71 to 0.92 0.84 0.74 to 0.94 1.77 1.40",
+                "Outpatient appointments 1.02 0.91 to 1.14 1.02 0.92 to 1.13 1.18 1.00",
+                "6 month cohort In-patient admissions * * * * * *"):
+        assert row in sec, row
+    # The doubly robust check, against the plan's primary estimate, and the E-value readings.
+    for needle in (
+            "The doubly robust estimate checks the matching.",
+            "The analysis plan names the plain difference in differences for emergency admissions in "
+            "the 12 month cohort as the primary estimate, so the doubly robust estimate is shown "
+            "beside it as a check, not in its place.",
+            "For emergency admissions in the 12 month cohort the two agree: the doubly robust "
+            "estimate (-0.06 per patient, 95% interval -0.19 to 0.07) is in the same direction as "
+            "the difference in differences (-0.08) and within its 95% interval (-0.21 to 0.04).",
+            "12 month cohort, emergency admissions: an unmeasured factor would have to be associated "
+            "with both referral and emergency admissions by a rate ratio of at least 1.51 each, over "
+            "and above the matching characteristics, to explain away the estimated effect (a ratio "
+            "of rate ratios of 0.89); its 95% interval (0.73 to 1.07) already includes 1 (no "
+            "effect), so no unmeasured factor is needed to make the result compatible with no "
+            "effect.",
+            "6 month cohort, emergency admissions: fewer than 8 patients were matched, so the "
+            "E-value is suppressed."):
+        assert needle in sec, needle
     # One sentence per cohort, from the published values.
     assert ("12 month cohort, emergency admissions: the matched estimate (-0.08 per patient) is "
             "smaller than the naive fall (-0.23): part of the fall would have happened anyway; its "
@@ -687,13 +749,22 @@ def test_matched_section_explains_and_compares(rendered):
     for row in ("Age 0.31 0.04", "Sex (female) -0.16 -0.04",
                 "Emergency admissions, last 12 months 0.40 0.09",
                 "Outpatient appointments, last 6 months 0.82 0.06",
+                "Any characteristic imputed 0.34 0.06",
+                "Emergency admissions, last 3 months 0.35 0.07",
                 "6 month cohort: not shown, because fewer than 8 patients were matched.",
                 "12 month cohort: after matching, every characteristic has an absolute SMD "
                 "below 0.1."):
         assert row in sec, row
+    # Characteristics in report order: age ... risk score, imputed, then 12, 6 and 3 months.
+    table4 = sec[sec.index("Table 4:"):sec.index("Table 5:")]
+    order = ["Age ", "Risk score ", "Any characteristic imputed ", "Emergency admissions, last 12",
+             "Outpatient appointments, last 12", "Emergency admissions, last 6",
+             "Outpatient appointments, last 6", "Emergency admissions, last 3",
+             "Outpatient appointments, last 3"]
+    assert [table4.index(o) for o in order] == sorted(table4.index(o) for o in order)
     # Unmatched referred patients, by reason (published counts).
     assert "Table 5: Referred patients matched and not matched, by reason" in sec
-    for row in ("Matched 95 *", "No candidate in the same referral month * 10",
+    for row in ("Matched 95 *", "No candidate in the same referral week * 10",
                 "No candidate close enough (outside the caliper) * 430",
                 "Close candidates already matched to others * *",
                 "Not matched, all reasons 10 445"):
@@ -727,14 +798,18 @@ def test_summary_and_caveats_lead_with_matched(rendered):
     summary = section_text(text, "1 Summary", "2 Hospital use before and after referral")
     assert ("Emergency admissions, compared with the matched group: -0.08 per patient in the "
             "12 month cohort (95% interval -0.21 to 0.04: no clear evidence of a change) and "
-            "suppressed in the 6 month cohort (fewer than 8 patients matched). Before and after "
-            "referral alone, without a comparison, they fell by 23% in the 12 month cohort and "
-            "fell by 23% in the 6 month cohort.") in summary
+            "suppressed in the 6 month cohort (fewer than 8 patients matched). A doubly robust "
+            "check, which also adjusts for differences left after matching, gives -0.06 per patient "
+            "in the 12 month cohort (95% interval -0.19 to 0.07): the same direction, and within the "
+            "interval of the matched estimate. Before and after referral alone, without a "
+            "comparison, they fell by 23% in the 12 month cohort and fell by 23% in the 6 month "
+            "cohort.") in summary
+    assert summary.count("doubly robust") == 1  # the plan's primary outcome only
     assert "(95% interval -0.50 to -0.13: fewer than expected without referral)" in summary
     assert "regression to the mean" in summary
     caveats = section_text(text, "6 Caveats", "Appendix A: Data and validation")
     for needle in ("Matching uses recorded history only.", "Unmeasured differences.",
-                   "Characteristics measured at the start of the referral month."):
+                   "Matched within the week of referral."):
         assert needle in caveats, needle
     assert "No comparison group" not in caveats and "No comparison group" not in summary
 
@@ -862,3 +937,134 @@ def test_interpret_matched_keeps_acronyms():
                                "patient) is smaller than the naive fall (-0.48)")
     assert sentence.endswith("is below zero: evidence of fewer A&E attendances than without "
                              "referral.")
+
+
+# ----------------------------------------------------------------------- doubly robust estimate, E-values
+
+
+NEW_EFFECT_COLUMNS = [*ADJUSTED_COLUMNS, "e_value", "e_value_ci"]
+
+
+@pytest.mark.parametrize("how", ["absent", "blank"])
+def test_renders_without_the_doubly_robust_estimate_or_e_values(tmp_path, how):
+    """A warehouse built before ADR 0017 (columns absent) or one that left them blank: the effect
+    tables lose those columns, the readings about them are left out, the rest is as before."""
+    tables = fixture_tables()
+    me_all = tables["matched_effects_all_settings"]
+    tables["matched_effects_all_settings"] = (
+        me_all.drop(NEW_EFFECT_COLUMNS) if how == "absent"
+        else me_all.with_columns(pl.lit(None, pl.Float64).alias(c) for c in NEW_EFFECT_COLUMNS))
+    ctx = build_context(tables, fixture_meta())
+    m = ctx["matched"]
+    assert m["show"] == {"adjusted": False, "e_values": False, "rates": True}
+    assert m["doubly_robust"] == "" and m["e_values"] == [] and m["adjusted"] == {}
+    paths = render_report(tables, fixture_meta(), tmp_path)
+    sec = section_text(pdftotext(paths["pdf"]), "3 Comparison with a matched group", "4 Well-being")
+    assert "Emergency admissions -0.23 -0.08 -0.21 to 0.04 95 95" in sec
+    assert "Emergency admissions 0.89 0.73 to 1.07" in sec
+    assert "Table 2b: Proportional change compared with the matched group (rate ratios)" in sec
+    for gone in ("Doubly robust", "doubly robust", "E-value"):
+        assert gone not in sec, gone
+    summary = section_text(pdftotext(paths["pdf"]), "1 Summary", "2 Hospital use before and after")
+    assert "doubly robust" not in summary
+
+
+@pytest.mark.parametrize(
+    ("did", "lo", "hi", "adjusted", "expected"),
+    [
+        ("-0.08", "-0.21", "0.04", "-0.06", "agree"),
+        ("-0.08", "-0.21", "0.04", "0.00", "within"),
+        ("-0.08", "-0.21", "0.04", "0.03", "direction"),
+        ("-0.08", "-0.21", "0.04", "-0.25", "outside"),
+        ("-0.08", "-0.21", "0.04", "0.06", "direction_outside"),
+        ("*", "*", "*", "*", "suppressed"),
+        ("-0.08", "-0.21", "0.04", "", None),
+    ],
+)
+def test_adjusted_agreement(did, lo, hi, adjusted, expected):
+    assert adjusted_agreement(did, lo, hi, adjusted) == expected
+
+
+def _doubly_robust(adj: str, agreement: str | None, estimator: str = "did") -> str:
+    return sentence("sections/matched_sentences.j2", "doubly_robust", estimator=estimator,
+                    cohort="12 month cohort", measure="Emergency admissions", did="-0.08",
+                    lo="-0.21", hi="0.04", adj=adj, adj_lo="-0.30", adj_hi="0.10",
+                    agreement=agreement)
+
+
+def test_doubly_robust_reading_says_when_the_two_disagree():
+    assert _doubly_robust("0.03", "direction").endswith(
+        "For emergency admissions in the 12 month cohort the two point in opposite directions "
+        "(doubly robust +0.03 per patient against -0.08), so differences left after matching may "
+        "account for the estimated change.")
+    assert _doubly_robust("-0.25", "outside").endswith(
+        "the doubly robust estimate (-0.25 per patient) falls outside the 95% interval of the "
+        "difference in differences (-0.21 to 0.04), so differences left after matching affect the "
+        "estimate and it should be read with care.")
+    both = _doubly_robust("0.06", "direction_outside")
+    assert "points the opposite way to the difference in differences (-0.08) and falls outside " \
+           "its 95% interval (-0.21 to 0.04)" in both
+    # Nothing to compare: the paragraph explains the estimate and stops.
+    assert _doubly_robust("*", "suppressed").endswith("as a check, not in its place.")
+    # A plan whose primary estimate is the doubly robust one says so.
+    assert "names the doubly robust estimate for emergency admissions in the 12 month cohort as " \
+           "the primary estimate" in _doubly_robust("-0.06", "agree", estimator="did_adjusted")
+
+
+def test_e_value_reading_when_the_interval_excludes_one():
+    text = sentence("sections/matched_sentences.j2", "e_value", cohort="12 month cohort",
+                    measure="A&E attendances", rr="0.81", lo="0.71", hi="0.92", e="1.77",
+                    e_ci="1.40")
+    assert text == (
+        "12 month cohort, A&E attendances: an unmeasured factor would have to be associated with "
+        "both referral and A&E attendances by a rate ratio of at least 1.77 each, over and above "
+        "the matching characteristics, to explain away the estimated effect (a ratio of rate "
+        "ratios of 0.81); to move its 95% interval (0.71 to 0.92) to include 1 (no effect), a rate "
+        "ratio of 1.40 each would be enough.")
+    none = sentence("sections/matched_sentences.j2", "e_value", cohort="6 month cohort",
+                    measure="Emergency admissions", rr="1.00", lo="0.80", hi="1.25", e="1.00",
+                    e_ci="1.00")
+    assert "the ratio of rate ratios is 1.00, no difference from the matched group" in none
+
+
+def test_effect_estimates_table_for_auditors(tmp_path):
+    """tables/effect_estimates.csv: primary setting only, one row per cohort × measure × estimator in
+    the contract's order, unrounded, blank (never NaN) where there is no value."""
+    import duckdb
+
+    from speval.report.outputs import EFFECT_ESTIMATES_COLUMNS, read_extra_table
+
+    me = matched_effects_all_fixture().with_columns(  # an undefined ratio stored as NaN: written blank
+        pl.when((pl.col("setting") == "primary") & (pl.col("cohort") == "12m")
+                & (pl.col("measure") == "outpatient_appointments"))
+        .then(float("nan")).otherwise(pl.col("rate_ratio_adjusted")).alias("rate_ratio_adjusted"))
+    settings = matching_tables()["matching_settings"]
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA analysis")
+    con.register("me", me)
+    con.register("ms", settings)
+    con.execute("CREATE TABLE analysis.matched_effects AS SELECT * FROM me")
+    con.execute("CREATE TABLE analysis.matching_settings AS SELECT * FROM ms")
+    df = read_extra_table(con, "effect_estimates")
+    assert tuple(df.columns) == EFFECT_ESTIMATES_COLUMNS
+    assert df.height == 2 * 4 * 2
+    assert df.select("cohort", "measure", "estimator").head(4).rows() == [
+        ("6m", "inpatient_admissions", "did"), ("6m", "inpatient_admissions", "did_adjusted"),
+        ("6m", "emergency_admissions", "did"), ("6m", "emergency_admissions", "did_adjusted")]
+    rows = {(r["cohort"], r["measure"], r["estimator"]): r for r in df.to_dicts()}
+    did = rows[("12m", "emergency_admissions", "did")]
+    adj = rows[("12m", "emergency_admissions", "did_adjusted")]
+    assert (did["estimate"], did["ci_low"], did["ci_high"]) == PRIMARY_12M["emergency_admissions"][:3]
+    assert (did["rate_ratio"], did["rr_ci_low"], did["rr_ci_high"]) == \
+        PRIMARY_12M["emergency_admissions"][3:]
+    assert (did["e_value"], did["e_value_ci"]) == E_VALUES_12M["emergency_admissions"]
+    assert tuple(adj[c] for c in ("estimate", "ci_low", "ci_high", "rate_ratio", "rr_ci_low",
+                                  "rr_ci_high")) == ADJUSTED_12M["emergency_admissions"]
+    assert adj["e_value"] is None and adj["e_value_ci"] is None
+    # Unsuppressed: the 6 month cohort's 6 matched patients are there in full.
+    assert rows[("6m", "emergency_admissions", "did")]["estimate"] == PLANTED_6M["did"]
+    path = tmp_path / "effect_estimates.csv"
+    df.write_csv(path)
+    text = path.read_text()
+    assert "nan" not in text.lower()
+    assert rows[("12m", "outpatient_appointments", "did_adjusted")]["rate_ratio"] is None

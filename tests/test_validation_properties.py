@@ -140,7 +140,7 @@ def test_corrupted_files_reconcile_or_are_refused(pristine, tmp_path_factory, ed
     assert bad == 0
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=corruptions())
 def test_the_whole_run_exits_cleanly_on_corrupted_data(pristine, tmp_path_factory, edits):
     """Through `speval run`: exit 0 with reconciled files, or exit 1 with a message — never a traceback."""

@@ -9,22 +9,23 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from speval.analysis.matching import MatchSettings, balance_table, did_effect, match, propensity_logit, sensitivity_grid
+from speval.analysis.matching import (MatchSettings, did_effect, match, propensity_logit, sensitivity_grid, smd,
+                                     treated_sd, variance_ratio)
 from speval.run.vocabulary import COHORTS as COHORT_TERMS
 from speval.run.vocabulary import MEASURE_CODES as MEASURES
 
 COVARIATES = (
-    "age", "female", "imd_decile", "ltc_count", "risk_score",
-    "emergency_admissions_12m", "inpatient_admissions_12m", "ae_attendances_12m", "outpatient_appointments_12m",
-    "emergency_admissions_6m", "inpatient_admissions_6m", "ae_attendances_6m", "outpatient_appointments_6m",
+    "age", "female", "imd_decile", "ltc_count", "risk_score", "any_covariate_imputed",
+    *(f"{m}_{w}m" for w in (12, 6, 3) for m in ("emergency_admissions", "inpatient_admissions", "ae_attendances",
+                                                 "outpatient_appointments")),
 )
 COHORTS = tuple(c.code for c in COHORT_TERMS)
 PRIMARY = "primary"  # the setting named by the run's parameters
 
 SETS_SCHEMA = {"setting": pl.String, "cohort": pl.String, "set_id": pl.Int64, "role": pl.String,
-               "person_id": pl.String, "weight": pl.Float64, "index_date": pl.Date, "stratum_month": pl.Date,
-               "logit": pl.Float64}
-UNMATCHED_SCHEMA = {"setting": pl.String, "cohort": pl.String, "person_id": pl.String, "stratum_month": pl.Date,
+               "person_id": pl.String, "weight": pl.Float64, "index_date": pl.Date, "measured_on": pl.Date,
+               "stratum_start": pl.Date, "logit": pl.Float64}
+UNMATCHED_SCHEMA = {"setting": pl.String, "cohort": pl.String, "person_id": pl.String, "stratum_start": pl.Date,
                     "reason": pl.String}
 BALANCE_SCHEMA = {"setting": pl.String, "cohort": pl.String, "covariate": pl.String, "smd_before": pl.Float64,
                   "smd_after": pl.Float64, "variance_ratio_after": pl.Float64}
@@ -52,70 +53,108 @@ def settings_table(settings: list[tuple[str, MatchSettings]]) -> pl.DataFrame:
 
 
 def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettings]]
-                 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Match each cohort's treated to candidates under every setting: the matched sets (set ids number the
-    matched treated within a setting and cohort), the unmatched treated with reasons, and the balance of
-    every covariate before and after matching (cobalt's ATT convention; blank where there is nothing to
-    compare, so every setting, cohort and covariate has a row)."""
-    sets, unmatched, balance = [], [], []
+    matched treated within a setting and cohort; every member is measured again at the set's index date,
+    `measured_on`) and the unmatched treated with reasons."""
+    sets, unmatched = [], []
     for cohort in COHORTS:
-        rows = covariates.filter(pl.col("cohort") == cohort).sort("stratum_month", "role", "person_id",
+        rows = covariates.filter(pl.col("cohort") == cohort).sort("stratum_start", "role", "person_id",
                                                                   descending=[False, True, False])
         treated = (rows["role"] == "treated").to_numpy()
-        if treated.all():  # no treated, or no candidates: balance cannot be measured
-            balance += [{"setting": name, "cohort": cohort, "covariate": c} for name, _ in settings for c in COVARIATES]
         if not treated.any():
             continue
         if treated.all():  # nobody to compare with: every treated person is unmatched
             for name, _ in settings:
                 unmatched.append(pl.DataFrame({
                     "setting": name, "cohort": cohort, "person_id": rows["person_id"],
-                    "stratum_month": rows["stratum_month"], "reason": "no candidates in stratum",
+                    "stratum_start": rows["stratum_start"], "reason": "no candidates in stratum",
                 }, schema=UNMATCHED_SCHEMA))
             continue
         X = rows.select(COVARIATES).to_numpy().astype(float)
-        stratum = rows["stratum_month"].rank("dense").to_numpy().astype(np.int64)
+        stratum = rows["stratum_start"].rank("dense").to_numpy().astype(np.int64)
         person = rows["person_id"].rank("dense").to_numpy().astype(np.int64)
         logit = propensity_logit(X, treated)
         for name, s in settings:
             result = match(logit, treated, stratum, person, s)
-            balance += [{"setting": name, "cohort": cohort, **row}
-                        for row in balance_table(X, treated, result, list(COVARIATES))]
             set_of = {int(t): i for i, t in enumerate(np.unique(result.treated_row))}
             treated_rows = np.array(sorted(set_of), dtype=np.int64)
-            index_date = rows["index_date"]
+            members = np.concatenate([treated_rows, result.control_row])
+            index_date = rows["index_date"].gather(np.concatenate([treated_rows, result.treated_row]))
             sets.append(pl.DataFrame({
                 "setting": name, "cohort": cohort,
                 "set_id": np.concatenate([np.arange(len(treated_rows)),
                                           [set_of[int(t)] for t in result.treated_row]]).astype(np.int64),
                 "role": ["treated"] * len(treated_rows) + ["control"] * len(result.control_row),
-                "person_id": rows["person_id"].gather(np.concatenate([treated_rows, result.control_row])),
+                "person_id": rows["person_id"].gather(members),
                 "weight": np.concatenate([np.ones(len(treated_rows)), result.weight]),
-                "index_date": index_date.gather(np.concatenate([treated_rows, result.treated_row])),
-                "stratum_month": rows["stratum_month"].gather(np.concatenate([treated_rows, result.control_row])),
-                "logit": logit[np.concatenate([treated_rows, result.control_row])],
+                "index_date": index_date,
+                "measured_on": index_date,
+                "stratum_start": rows["stratum_start"].gather(members),
+                "logit": logit[members],
             }, schema=SETS_SCHEMA))
             unmatched.append(pl.DataFrame({
                 "setting": name, "cohort": cohort,
                 "person_id": rows["person_id"].gather(result.unmatched_row),
-                "stratum_month": rows["stratum_month"].gather(result.unmatched_row),
+                "stratum_start": rows["stratum_start"].gather(result.unmatched_row),
                 "reason": result.unmatched_reason.astype(str),
             }, schema=UNMATCHED_SCHEMA))
     return (pl.concat(sets) if sets else pl.DataFrame(schema=SETS_SCHEMA),
-            pl.concat(unmatched) if unmatched else pl.DataFrame(schema=UNMATCHED_SCHEMA),
-            pl.DataFrame(balance, schema=BALANCE_SCHEMA).with_columns(pl.col("smd_before", "smd_after").fill_nan(None)))
+            pl.concat(unmatched) if unmatched else pl.DataFrame(schema=UNMATCHED_SCHEMA))
+
+
+def balance(covariates: pl.DataFrame, matched: pl.DataFrame, settings: list[str]) -> pl.DataFrame:
+    """Standardised mean differences of every covariate, cobalt's ATT convention (`speval.analysis.matching.smd`):
+    before matching, all treated against all candidate rows (`analysis.matching_covariates`); after, the matched
+    treated against their controls with ATT weights, every member measured at the set's index date
+    (`analysis.matched_covariates`), so "after" is the balance of the history the outcome comparison starts
+    from. The denominator is the SD over all treated. Every setting, cohort and covariate has a row (blank
+    where there is nothing to compare)."""
+    out = []
+    for cohort in COHORTS:
+        rows = covariates.filter(pl.col("cohort") == cohort)
+        treated = rows.filter(pl.col("role") == "treated")
+        candidates = rows.filter(pl.col("role") == "candidate")
+        for name in settings:
+            sets = matched.filter((pl.col("setting") == name) & (pl.col("cohort") == cohort))
+            t_after = sets.filter(pl.col("role") == "treated")
+            c_after = sets.filter(pl.col("role") == "control")
+            w_after = c_after["weight"].to_numpy()
+            for c in COVARIATES:
+                row = {"setting": name, "cohort": cohort, "covariate": c}
+                if treated.height and candidates.height:
+                    sd = treated_sd(treated[c].to_numpy())
+                    row["smd_before"] = smd(treated[c].to_numpy(), candidates[c].to_numpy(), None, sd)
+                    if c_after.height:
+                        x_t, x_c = t_after[c].to_numpy().astype(float), c_after[c].to_numpy().astype(float)
+                        row["smd_after"] = smd(x_t, x_c, w_after, sd)
+                        row["variance_ratio_after"] = variance_ratio(x_t, x_c, w_after)
+                out.append(row)
+    return pl.DataFrame(out, schema=BALANCE_SCHEMA).with_columns(pl.col("smd_before", "smd_after").fill_nan(None))
 
 
 EFFECT_SCHEMA = {"setting": pl.String, "cohort": pl.String, "measure": pl.String, "n_treated": pl.Int64,
                  "n_controls": pl.Int64, "treated_before": pl.Float64, "treated_after": pl.Float64,
                  "control_before": pl.Float64, "control_after": pl.Float64, "did": pl.Float64,
                  "did_ci_low": pl.Float64, "did_ci_high": pl.Float64, "rate_ratio": pl.Float64,
-                 "rr_ci_low": pl.Float64, "rr_ci_high": pl.Float64}
+                 "rr_ci_low": pl.Float64, "rr_ci_high": pl.Float64, "did_adjusted": pl.Float64,
+                 "did_adjusted_ci_low": pl.Float64, "did_adjusted_ci_high": pl.Float64,
+                 "rate_ratio_adjusted": pl.Float64, "rr_adjusted_ci_low": pl.Float64,
+                 "rr_adjusted_ci_high": pl.Float64, "e_value": pl.Float64, "e_value_ci": pl.Float64}
+MEMBER_KEY = ("setting", "cohort", "set_id", "role", "person_id")
 
 
-def effects(outcomes: pl.DataFrame, settings: list[str], n_boot: int, seed: int) -> pl.DataFrame:
-    """Difference in differences per setting, cohort and measure with cluster-bootstrap intervals. A cohort
-    with no matched sets still gets its rows (n_treated 0, blank estimates)."""
+def effects(outcomes: pl.DataFrame, settings: list[str], n_boot: int, seed: int,
+            matched_covariates: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Difference in differences per setting, cohort and measure with cluster-bootstrap intervals and the ratio
+    of rate ratios, with the E-value of the rate ratio. For the primary setting, given `matched_covariates`
+    (analysis.matched_covariates), also the doubly robust estimate: the same matched sets with the control
+    change regressed on the covariates measured at the index date (ADR 0017). A cohort with no matched sets
+    still gets its rows (n_treated 0, blank estimates)."""
+    from speval.analysis.sensitivity import e_value, e_value_of_interval
+
+    if matched_covariates is not None:
+        outcomes = outcomes.join(matched_covariates.select(*MEMBER_KEY, *COVARIATES), on=MEMBER_KEY, how="left")
     out = []
     for name in settings:
         for cohort in COHORTS:
@@ -126,12 +165,18 @@ def effects(outcomes: pl.DataFrame, settings: list[str], n_boot: int, seed: int)
                        "n_treated": rows.filter(pl.col("role") == "treated")["person_id"].n_unique(),
                        "n_controls": rows.filter(pl.col("role") == "control")["person_id"].n_unique()}
                 if row["n_treated"] and row["n_controls"]:
+                    adjust = matched_covariates is not None and name == PRIMARY
                     e = did_effect(rows["set_id"].to_numpy(), (rows["role"] == "treated").to_numpy(),
                                    rows["weight"].to_numpy(), rows["before"].to_numpy().astype(float),
-                                   rows["after"].to_numpy().astype(float), n_boot=n_boot, seed=seed)
+                                   rows["after"].to_numpy().astype(float), n_boot=n_boot, seed=seed,
+                                   covariates=rows.select(COVARIATES).to_numpy().astype(float) if adjust else None)
                     row.update(treated_before=e.treated_before, treated_after=e.treated_after,
                                control_before=e.control_before, control_after=e.control_after, did=e.did,
                                did_ci_low=e.did_ci_low, did_ci_high=e.did_ci_high, rate_ratio=e.rate_ratio,
-                               rr_ci_low=e.rr_ci_low, rr_ci_high=e.rr_ci_high)
+                               rr_ci_low=e.rr_ci_low, rr_ci_high=e.rr_ci_high, did_adjusted=e.did_adjusted,
+                               did_adjusted_ci_low=e.did_adjusted_ci_low, did_adjusted_ci_high=e.did_adjusted_ci_high,
+                               rate_ratio_adjusted=e.rate_ratio_adjusted, rr_adjusted_ci_low=e.rr_adjusted_ci_low,
+                               rr_adjusted_ci_high=e.rr_adjusted_ci_high, e_value=e_value(e.rate_ratio),
+                               e_value_ci=e_value_of_interval(e.rr_ci_low, e.rr_ci_high))
                 out.append(row)
     return pl.DataFrame(out, schema=EFFECT_SCHEMA)

@@ -5,7 +5,7 @@ cobalt conventions (ADR 0012):
 
 * `propensity_logit` — logistic regression of treatment on the covariates (standardised columns, intercept,
   tiny ridge), fitted by Newton–Raphson with step halving; returns the linear predictor (logit).
-* `match` — exact matching on a stratum code (the referral month), then greedy nearest neighbour on the logit
+* `match` — exact matching on a stratum code (the referral week, ADR 0017), then greedy nearest neighbour on the logit
   within a caliper of `caliper` standard deviations of the logit (MatchIt `std.caliper = TRUE`), treated
   processed from the largest logit down (`m.order = "largest"`), k:1 in rounds, without or with replacement.
   No all-pairs distance matrix: candidates are sorted once and searched with `searchsorted`; without
@@ -496,6 +496,11 @@ class Effect:
     did_adjusted: float | None = None
     did_adjusted_ci_low: float | None = None
     did_adjusted_ci_high: float | None = None
+    # the rate ratio the adjusted DiD implies: treated_after / (treated_after - did_adjusted), the treated
+    # after-rate over its adjusted counterfactual; None when that counterfactual is not positive
+    rate_ratio_adjusted: float | None = None
+    rr_adjusted_ci_low: float | None = None
+    rr_adjusted_ci_high: float | None = None
 
 
 def _effect_stats(s: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -606,7 +611,7 @@ def did_effect(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, b
 
     rng = np.random.default_rng(seed)
     chunk = max(1, min(n_boot, 4_000_000 // n_sets))
-    did_reps, rr_reps, adj_reps = [], [], []
+    did_reps, rr_reps, adj_reps, adj_rr_reps = [], [], [], []
     done = 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
@@ -619,6 +624,7 @@ def did_effect(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, b
         rr_reps.append(stats[5])
         if extra is not None:
             adj_reps.append(_adjusted_did(resampled, counts @ extra, q))
+            adj_rr_reps.append(_implied_rate_ratio(stats[1], adj_reps[-1]))
         done += b
     did_reps = np.concatenate(did_reps)
     rr_reps = np.concatenate(rr_reps)
@@ -630,10 +636,25 @@ def did_effect(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, b
         rr_low, rr_high = (float(v) for v in np.quantile(rr_ok, [alpha, 1.0 - alpha]))
     else:
         rr_low = rr_high = None
-    adj_low = adj_high = None
+    adj_low = adj_high = rr_adj = rr_adj_low = rr_adj_high = None
     if extra is not None:
         adj_low, adj_high = (float(v) for v in np.quantile(np.concatenate(adj_reps), [alpha, 1.0 - alpha]))
+        implied = float(_implied_rate_ratio(np.float64(ta), np.float64(adjusted)))
+        rr_adj_reps = np.concatenate(adj_rr_reps)
+        rr_adj_reps = rr_adj_reps[np.isfinite(rr_adj_reps)]
+        if math.isfinite(implied) and rr_adj_reps.size:
+            rr_adj = implied
+            rr_adj_low, rr_adj_high = (float(v) for v in np.quantile(rr_adj_reps, [alpha, 1.0 - alpha]))
     return Effect(treated_before=tb, treated_after=ta, control_before=cb, control_after=ca, did=did,
                   did_ci_low=did_low, did_ci_high=did_high, rate_ratio=rr if rr_defined else None,
                   rr_ci_low=rr_low, rr_ci_high=rr_high, did_adjusted=adjusted, did_adjusted_ci_low=adj_low,
-                  did_adjusted_ci_high=adj_high)
+                  did_adjusted_ci_high=adj_high, rate_ratio_adjusted=rr_adj, rr_adjusted_ci_low=rr_adj_low,
+                  rr_adjusted_ci_high=rr_adj_high)
+
+
+def _implied_rate_ratio(treated_after: np.ndarray, did_adjusted: np.ndarray) -> np.ndarray:
+    """treated_after / (treated_after - did_adjusted): the treated after-rate over the after-rate the adjusted
+    comparison expects without referral; NaN where that counterfactual is not positive."""
+    counterfactual = treated_after - did_adjusted
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(counterfactual > 0, treated_after / np.where(counterfactual > 0, counterfactual, 1.0), np.nan)

@@ -48,7 +48,9 @@ ROUNDING_BASE = 5
 RULE_TEXT = "counts 1–7 suppressed, others rounded to 5"
 
 __all__ = [
+    "ADJUSTED_COLUMNS",
     "BLANK",
+    "E_VALUE_COLUMNS",
     "INFINITE",
     "RULE_TEXT",
     "SMALL_MAX",
@@ -355,7 +357,15 @@ MATCHED_EFFECTS_COLUMNS = [
     "control_before", "control_after", "did", "did_ci_low", "did_ci_high",
 ]
 RATE_RATIO_COLUMNS = ["rate_ratio", "rr_ci_low", "rr_ci_high"]
-MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS = ["setting", *MATCHED_EFFECTS_COLUMNS, *RATE_RATIO_COLUMNS]
+#: The doubly robust estimate (primary setting; blank for the others) and the rate ratio it implies.
+ADJUSTED_COLUMNS = ["did_adjusted", "did_adjusted_ci_low", "did_adjusted_ci_high",
+                    "rate_ratio_adjusted", "rr_adjusted_ci_low", "rr_adjusted_ci_high"]
+#: E-value of the ratio of rate ratios and of its confidence limit nearer 1.
+E_VALUE_COLUMNS = ["e_value", "e_value_ci"]
+#: Columns a warehouse built before ADR 0017 lacks: published blank when absent.
+OPTIONAL_EFFECT_COLUMNS = [*ADJUSTED_COLUMNS, *E_VALUE_COLUMNS]
+MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS = ["setting", *MATCHED_EFFECTS_COLUMNS, *RATE_RATIO_COLUMNS,
+                                        *OPTIONAL_EFFECT_COLUMNS]
 
 
 def _matched_group_size(n_treated: Any, n_controls: Any) -> int | None:
@@ -376,8 +386,17 @@ def _publish_effect_row(r: dict[str, Any], extra: list[str]) -> dict[str, str]:
         "control_after": publish_mean(r["control_after"], nc),
     }
     for c in ("did", "did_ci_low", "did_ci_high", *extra):
-        out[c] = publish_mean(r[c], both)
+        out[c] = _publish_estimate(r[c], both)
     return out
+
+
+def _publish_estimate(value: Any, n_both: int | None) -> str:
+    """An estimate over both matched groups (a difference, a ratio or an E-value): exactly as the
+    difference in differences of its row, via :func:`publish_mean` over the smaller group (``*`` for
+    1-7 people, blank for 0); a value that cannot be written (infinite) is blank, like a missing one."""
+    if not _missing(value) and not math.isfinite(float(value)):
+        value = None
+    return publish_mean(value, n_both)
 
 
 def publish_matched_effects(df: pl.DataFrame) -> pl.DataFrame:
@@ -394,16 +413,24 @@ def publish_matched_effects(df: pl.DataFrame) -> pl.DataFrame:
 
 def publish_matched_effects_all_settings(df: pl.DataFrame) -> pl.DataFrame:
     """matched_effects of every matching setting (the primary one and the sensitivity grid),
-    with the ratio of rate ratios and its interval -> display strings.
+    with the ratio of rate ratios, the doubly robust estimate and the E-values -> display strings.
 
-    As :func:`publish_matched_effects`, per row; ``rate_ratio``, ``rr_ci_low`` and
-    ``rr_ci_high`` are statistics over both matched groups, so they follow the difference
-    in differences (2 decimals, ``*`` when either group has 1-7 people, blank when either
-    is empty or the ratio is undefined).
+    As :func:`publish_matched_effects`, per row. The ratio of rate ratios (``rate_ratio``,
+    ``rr_ci_low``, ``rr_ci_high``), the doubly robust difference in differences and the rate
+    ratio it implies (``did_adjusted``, ``rate_ratio_adjusted`` and their intervals) and the
+    E-values (``e_value``, ``e_value_ci``) are statistics over both matched groups, so each
+    follows the difference in differences of its row: 2 decimals, ``*`` exactly when ``did``
+    is (either group has 1-7 people), blank when either group is empty or the value is
+    missing or undefined. A table without the doubly robust or E-value columns (built before
+    they existed) is published with them blank.
     """
+    if df is not None and df.height:
+        absent = [c for c in OPTIONAL_EFFECT_COLUMNS if c not in df.columns]
+        df = df.with_columns(pl.lit(None, pl.Float64).alias(c) for c in absent)
     out = []
     for r in _rows(df, MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS):
-        out.append({"setting": str(r["setting"]), **_publish_effect_row(r, RATE_RATIO_COLUMNS)})
+        out.append({"setting": str(r["setting"]),
+                    **_publish_effect_row(r, [*RATE_RATIO_COLUMNS, *OPTIONAL_EFFECT_COLUMNS])})
     return _frame(out, MATCHED_EFFECTS_ALL_SETTINGS_COLUMNS)
 
 

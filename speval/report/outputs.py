@@ -1,4 +1,5 @@
-"""Run outputs: the contract's analysis tables as CSV and the run manifest (docs/contract/outputs.md).
+"""Run outputs: the analysis tables as CSV (the contract's and those beyond it) and the run manifest
+(docs/contract/outputs.md).
 
 Tables are unsuppressed and unrounded (restricted to the evaluation team); the published report
 applies disclosure control (`speval.report.disclosure`). Nothing here reads the clock.
@@ -57,6 +58,27 @@ CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "quarantine": ("audit.quarantine", ("source", "file", "row_number", "reason"), "source, file, row_number"),
 }
 
+# Analysis tables beyond the contract, written to tables/ with the contract's tables (same conventions:
+# unsuppressed, unrounded, blank never NaN): name → query. effect_estimates: every estimator of the matched
+# comparison of the primary setting (ADR 0017), one row per cohort × measure × estimator; the doubly robust
+# rows carry the rate ratio they imply and no E-value.
+EFFECT_ESTIMATES_COLUMNS = ("cohort", "measure", "estimator", "estimate", "ci_low", "ci_high", "rate_ratio",
+                            "rr_ci_low", "rr_ci_high", "e_value", "e_value_ci")
+EXTRA_TABLES: dict[str, str] = {
+    "effect_estimates": f"""
+        SELECT {", ".join(EFFECT_ESTIMATES_COLUMNS)} FROM (
+            SELECT cohort, measure, 'did' AS estimator, 1 AS estimator_order,
+                   did AS estimate, did_ci_low AS ci_low, did_ci_high AS ci_high,
+                   rate_ratio, rr_ci_low, rr_ci_high, e_value, e_value_ci
+            FROM analysis.matched_effects WHERE {PRIMARY}
+            UNION ALL
+            SELECT cohort, measure, 'did_adjusted', 2,
+                   did_adjusted, did_adjusted_ci_low, did_adjusted_ci_high,
+                   rate_ratio_adjusted, rr_adjusted_ci_low, rr_adjusted_ci_high, NULL::DOUBLE, NULL::DOUBLE
+            FROM analysis.matched_effects WHERE {PRIMARY}
+        ) ORDER BY {COHORT_ORDER}, {MEASURE_ORDER}, estimator_order""",
+}
+
 # Data-quality tables for the report appendix, written beside tables/ in quality/.
 QUALITY_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "hes_file_quality": (
@@ -93,8 +115,15 @@ def read_contract_table(con, name: str) -> pl.DataFrame:
     return con.sql(f"SELECT {column_list} FROM {table} {where} ORDER BY {order}").pl()
 
 
+def read_extra_table(con, name: str) -> pl.DataFrame:
+    """An analysis table beyond the contract (EXTRA_TABLES); a NaN is written blank, like a missing value."""
+    df = con.sql(EXTRA_TABLES[name]).pl()
+    return df.with_columns(pl.col(c).fill_nan(None) for c, t in df.schema.items() if t.is_float())
+
+
 def export_tables(con, run_dir: Path) -> dict[str, Path]:
-    """Contract tables to `<run>/tables/`, data-quality tables to `<run>/quality/`."""
+    """Contract tables and the tables beyond the contract to `<run>/tables/`, data-quality tables to
+    `<run>/quality/`."""
     written = {}
     for folder, names in (("tables", CONTRACT_TABLES), ("quality", QUALITY_TABLES)):
         (run_dir / folder).mkdir(parents=True, exist_ok=True)
@@ -102,6 +131,10 @@ def export_tables(con, run_dir: Path) -> dict[str, Path]:
             path = run_dir / folder / f"{name}.csv"
             read_contract_table(con, name).write_csv(path)
             written[name] = path
+    for name in EXTRA_TABLES:
+        path = run_dir / "tables" / f"{name}.csv"
+        read_extra_table(con, name).write_csv(path)
+        written[name] = path
     return written
 
 
@@ -208,14 +241,19 @@ def package_versions() -> dict[str, str]:
 
 
 def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: list[dict], code: dict,
-                   outputs: list[Path], compared_inputs: list[dict] = (), not_read: list[dict] = ()) -> dict:
+                   outputs: list[Path], compared_inputs: list[dict] = (), not_read: list[dict] = (),
+                   analysis_plan: dict | None = None, deviations_from_plan: list[dict] = ()) -> dict:
     """Every input with its sha256, the deliveries used, parameters, code and package versions, and the
     sha256 of every output (paths relative to the run folder). `compared_inputs`: files read only to show
     what the delivery in use revised (the previous HES delivery), not used by the analysis. `not_read`:
-    files and folders found where deliveries are kept but not read, with the reason."""
+    files and folders found where deliveries are kept but not read, with the reason. `analysis_plan`: the
+    plan's file, sha256 and version; `deviations_from_plan`: each run parameter that differs from it
+    (speval/run/plan.py)."""
     manifest = {
         "manifest_version": 1,
         "parameters": parameters,
+        "analysis_plan": analysis_plan,
+        "deviations_from_plan": list(deviations_from_plan),
         "deliveries": deliveries,
         "inputs": inputs,
         "compared_inputs": list(compared_inputs),

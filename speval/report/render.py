@@ -109,7 +109,7 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         "code_version": str(meta.get("code_version", "")),
         "sections": sections,
         "num": {s["id"]: s["number"] for s in sections},
-        "summary": key_figures(hosp, wb, att, matched),
+        "summary": key_figures(hosp, wb, att, matched, list(meta.get("deviations_from_plan") or [])),
         "comparison": comparison_state(matched),
         "hosp": hosp,
         "matched": matched,

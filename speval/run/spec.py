@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from speval.ingest.deliveries import DeliveriesInUse, DeliveryError, select_deliveries
+from speval.run.plan import AnalysisPlan, load_plan
 from speval.run.quarters import Quarter
 from speval.run.vocabulary import Programme
 
@@ -30,34 +31,57 @@ class RunRefused(ValueError):
     """The run cannot be right, so it is refused before any work; the message is one line."""
 
 
+def _planned(name: str):
+    """A default read from the analysis plan (analysis_plan.yaml, loaded once): the numbers live only there."""
+    return field(default_factory=lambda: getattr(load_plan(), name))
+
+
 @dataclass(frozen=True)
 class FollowUpWindow:
     """The well-being review that counts as follow-up: dated this many days after the baseline, both ends
-    included (docs/decisions/0010-wellbeing.md)."""
+    included (docs/decisions/0010-wellbeing.md). Defaults: the analysis plan's."""
 
-    min_days: int = 84
-    max_days: int = 140
+    min_days: int = _planned("followup_min_days")
+    max_days: int = _planned("followup_max_days")
+
+    @classmethod
+    def from_plan(cls, plan: AnalysisPlan) -> FollowUpWindow:
+        return cls(plan.followup_min_days, plan.followup_max_days)
 
 
 @dataclass(frozen=True)
 class MatchingMethod:
-    """Nearest-neighbour matching on the propensity-score logit (docs/decisions/0012-matching-method.md)."""
+    """Nearest-neighbour matching on the propensity-score logit (docs/decisions/0012-matching-method.md).
+    Defaults: the analysis plan's."""
 
-    caliper: float = 0.2  # in standard deviations of the logit
-    ratio: int = 1  # controls per referred person
-    with_replacement: bool = False
+    caliper: float = _planned("caliper")  # in standard deviations of the logit
+    ratio: int = _planned("ratio")  # controls per referred person
+    with_replacement: bool = _planned("with_replacement")
+
+    @classmethod
+    def from_plan(cls, plan: AnalysisPlan) -> MatchingMethod:
+        return cls(plan.caliper, plan.ratio, plan.with_replacement)
 
 
 @dataclass(frozen=True)
 class AnalysisParameters:
+    """The run's analysis parameters; those the analysis plan fixes default to it
+    (docs/decisions/0016-analysis-plan.md), and `deviations(plan, parameters)` lists any that differ."""
+
     followup: FollowUpWindow = field(default_factory=FollowUpWindow)
     matching: MatchingMethod = field(default_factory=MatchingMethod)
-    bootstrap_replicates: int = 1000
-    seed: int = 42
+    bootstrap_replicates: int = _planned("bootstrap_replicates")
+    seed: int = _planned("seed")
     # A file of at least `quarantine_share_min_rows` rows (total rows aside) with more than
     # `max_quarantined_share` of them quarantined stops the run (docs/decisions/0013-run-isolation.md).
     max_quarantined_share: float = 0.5
     quarantine_share_min_rows: int = 20
+
+    @classmethod
+    def from_plan(cls, plan: AnalysisPlan, **others) -> AnalysisParameters:
+        """The parameters the plan fixes (the quarantine limits, which it does not, from `others` or defaults)."""
+        return cls(FollowUpWindow.from_plan(plan), MatchingMethod.from_plan(plan), plan.bootstrap_replicates,
+                   plan.seed, **others)
 
     def check(self) -> None:
         if not 0 <= self.followup.min_days <= self.followup.max_days:

@@ -71,7 +71,7 @@ ATTRITION_STEPS = (
 )
 
 UNMATCHED_REASONS = (
-    Term("no candidates in stratum", "No candidate in the same referral month"),
+    Term("no candidates in stratum", "No candidate in the same referral week"),
     Term("no candidate within caliper", "No candidate close enough (outside the caliper)"),
     Term("candidates used up", "Close candidates already matched to others"),
 )

@@ -23,7 +23,7 @@ import pytest
 
 from builders import DataSet
 from speval.ingest.contract import SPECS
-from speval.warehouse import SQL_DIR, build, connect, sql_text, write_reference_tables
+from speval.warehouse import SQL_DIR, build, connect, sql_with_macros, write_reference_tables
 
 # The pattern of `assets.sql_table.referenced_tables` (the asset graph's lineage), restated so these tests do
 # not import Dagster (~2 s).
@@ -49,7 +49,7 @@ DEFAULT_PARAMETERS = {
 
 def referenced_tables(name: str) -> list[str]:
     """The tables the SQL file of `name` reads (comments ignored), as the asset graph sees them."""
-    sql = re.sub(r"--[^\n]*", "", sql_text(name))
+    sql = re.sub(r"--[^\n]*", "", sql_with_macros(name))
     return sorted({f"{s}.{t}" for s, t in _TABLE_REF.findall(sql)} - {name})
 
 

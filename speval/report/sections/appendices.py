@@ -124,12 +124,32 @@ def _input_files(files: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def departures(deviations: list[Mapping[str, Any]] | None) -> list[dict[str, str]]:
+    """The run parameters that differ from the analysis plan: name in words, planned value, value used."""
+    return [{"parameter": str(d.get("parameter", "")), "planned": param_value(d.get("planned")),
+             "used": param_value(d.get("used"))} for d in deviations or []]
+
+
+def analysis_plan(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The analysis plan the run was checked against (file, version, sha256 in full and its first 12
+    characters) and the run's departures from it; None when the run recorded no plan."""
+    plan = meta.get("analysis_plan")
+    if not plan:
+        return None
+    sha = str(plan.get("sha256") or "")
+    return {"file": str(plan.get("file") or "analysis_plan.yaml"), "version": str(plan.get("plan_version", "")),
+            "sha256": sha, "sha_short": sha[:12],
+            "departures": departures(list(meta.get("deviations_from_plan") or []))}
+
+
 def provenance(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Deliveries, run parameters, input files (with checksums) and files found but not read."""
+    """Deliveries, the analysis plan and any departures from it, run parameters, input files (with
+    checksums) and files found but not read."""
     parameters = dict(meta.get("parameters") or {})
     deliveries = dict(meta.get("deliveries") or {})
     return {
         "provider_returns": list(deliveries.get("provider_returns") or []),
+        "plan": analysis_plan(meta),
         "parameters": [{"key": str(k), "value": param_value(v)} for k, v in parameters.items()],
         "input_files": _input_files(list(meta.get("input_files") or [])),
         "files_not_read": [{"file": str(f["file"]), "reason": str(f["reason"])}

@@ -3,7 +3,9 @@
 Every figure comes from :mod:`speval.report.disclosure` strings: the love plot draws the published
 SMDs, the sensitivity table's largest |SMD| comes from them (``publish_max_abs``), and the
 readings compare the published naive change with the published difference in differences
-and interval. The readings are worded in ``reports/templates/sections/matched_sentences.j2``.
+and interval, and the doubly robust estimate with it for the analysis plan's primary outcome
+and cohort (ADR 0017); the E-values are read from their published strings too. The readings
+are worded in ``reports/templates/sections/matched_sentences.j2``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from speval.report import charts
 from speval.report.format import humanise, interval, is_number, signed
 from speval.report.sections.common import COHORT_LABELS, MEASURES, cohort_order, table
 from speval.report.templating import sentence
+from speval.run.plan import PlanError, load_plan
 
 SENTENCES = "sections/matched_sentences.j2"
 #: Tables of the matched comparison (docs/contract/outputs.md and the report-only tables of every setting).
@@ -38,8 +41,9 @@ MATCH_COVARIATES = [
     ("imd_decile", "Deprivation (IMD decile)"),
     ("ltc_count", "Long-term conditions"),
     ("risk_score", "Risk score"),
+    ("any_covariate_imputed", "Any characteristic imputed"),
     *[(f"{m}_{w}m", f"{label}, last {w} months")
-      for w in (12, 6)
+      for w in (12, 6, 3)
       for m, label in (("emergency_admissions", "Emergency admissions"),
                        ("inpatient_admissions", "In-patient admissions"),
                        ("ae_attendances", "A&E attendances"),
@@ -48,6 +52,17 @@ MATCH_COVARIATES = [
 COVARIATE_LABELS = {"sex": "Sex", **dict(MATCH_COVARIATES)}
 
 Estimates = dict[tuple[str, str], dict[str, str]]
+
+
+def plan_primary() -> dict[str, str]:
+    """The primary estimate the analysis plan fixes: outcome (measure), cohort and estimator
+    (``did``, ``did_adjusted`` or ``rate_ratio``); the plan's own values when it cannot be read."""
+    try:
+        plan = load_plan()
+    except PlanError:
+        return {"measure": HEADLINE_MEASURE, "cohort": "12m", "estimator": "did"}
+    return {"measure": plan.primary_outcome, "cohort": plan.primary_cohort,
+            "estimator": plan.primary_estimator}
 
 
 def covariate_label(name: str) -> str:
@@ -212,8 +227,11 @@ def abs_stat(s: str) -> float | None:
 
 def primary_estimates(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
     """Published estimates: ``effects`` of the primary setting (from the contract table, or
-    else from all settings), its rate ratios, every setting's rows, and the raw group sizes
-    that decide whether the primary balance can be shown."""
+    else from all settings), its rows of all settings (``rate_ratios``: the ratio of rate
+    ratios, the doubly robust estimate and the E-values), every setting's rows, the raw group
+    sizes that decide whether the primary balance can be shown, and whether the run computed
+    the doubly robust estimate and the E-values at all (a warehouse built before them has
+    neither: their columns are then left out)."""
     me = table(tables, "matched_effects")
     me_all = table(tables, "matched_effects_all_settings")
     pub_all = (dc.publish_matched_effects_all_settings(me_all).to_dicts()
@@ -228,14 +246,27 @@ def primary_estimates(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
                  if me_all is not None and me_all.height else pl.DataFrame())
     return {"effects": {(r["cohort"], r["measure"]): r for r in primary},
             "rate_ratios": {(r["cohort"], r["measure"]): r for r in all_primary},
-            "all_settings": pub_all, "sizes": sizes}
+            "all_settings": pub_all, "sizes": sizes,
+            "computed": {k: _computed(me_all, c) for k, c in (("adjusted", "did_adjusted"),
+                                                              ("e_values", "e_value"))}}
+
+
+def _computed(me_all: pl.DataFrame | None, column: str) -> bool:
+    """Whether the primary setting has any value of ``column`` (computed by this run), whatever
+    is published of it."""
+    if me_all is None or column not in me_all.columns or "setting" not in me_all.columns:
+        return False
+    return me_all.filter((pl.col("setting") == PRIMARY_SETTING) & pl.col(column).is_not_null()
+                         & ~pl.col(column).cast(pl.Float64).is_nan()).height > 0
 
 
 def comparison_by_cohort(effects: Estimates, rate_ratios: Estimates,
                          naive_cells: Mapping[tuple[str, str, str], Mapping[str, str]]
                          ) -> list[dict[str, Any]]:
     """Per cohort (12 then 6 months): the naive change beside the difference in differences
-    and ratio of rate ratios, the four group means, and the reading of the headline measure."""
+    and the doubly robust one (``compare``), the ratio of rate ratios, the one the doubly robust
+    estimate implies and the E-values (``rates``), the four group means, and the reading of the
+    headline measure."""
     mlabels = dict(MEASURES)
     morder = {m: i for i, (m, _) in enumerate(MEASURES)}
     cohorts = []
@@ -244,19 +275,28 @@ def comparison_by_cohort(effects: Estimates, rate_ratios: Estimates,
                       key=lambda r: (morder.get(r["measure"], 9), r["measure"]))
         first = next((r for r in rows if r["measure"] == HEADLINE_MEASURE), rows[0])
         status = cohort_status(first["n_treated"], first["n_controls"])
-        compare, means = [], []
+        compare, rates, means = [], [], []
         for r in rows:
             label = mlabels.get(r["measure"], humanise(r["measure"]))
             naive = naive_cells.get((c, "all", r["measure"]))
-            q = rate_ratios.get((c, r["measure"]))
+            q = rate_ratios.get((c, r["measure"])) or {}
             compare.append({
                 "label": label,
                 "naive": signed(naive["change"]) if naive else "",
                 "naive_pct": signed(naive["pct_change"]) if naive else "",
                 "did": signed(r["did"]), "ci": interval(r["did_ci_low"], r["did_ci_high"]),
-                "rr": q["rate_ratio"] if q else "",
-                "rr_ci": interval(q["rr_ci_low"], q["rr_ci_high"]) if q else "",
+                "adj": signed(q.get("did_adjusted", "")),
+                "adj_ci": interval(q.get("did_adjusted_ci_low", ""), q.get("did_adjusted_ci_high", "")),
+                "rr": q.get("rate_ratio", ""),
+                "rr_ci": interval(q.get("rr_ci_low", ""), q.get("rr_ci_high", "")),
                 "n_treated": r["n_treated"], "n_controls": r["n_controls"],
+            })
+            rates.append({
+                "label": label, "rr": q.get("rate_ratio", ""),
+                "rr_ci": interval(q.get("rr_ci_low", ""), q.get("rr_ci_high", "")),
+                "rr_adj": q.get("rate_ratio_adjusted", ""),
+                "rr_adj_ci": interval(q.get("rr_adjusted_ci_low", ""), q.get("rr_adjusted_ci_high", "")),
+                "e_value": q.get("e_value", ""), "e_value_ci": q.get("e_value_ci", ""),
             })
             means.append({"label": label, "treated_before": r["treated_before"],
                           "treated_after": r["treated_after"],
@@ -271,9 +311,63 @@ def comparison_by_cohort(effects: Estimates, rate_ratios: Estimates,
                  if status == "ok" else "")
         cohorts.append({"key": c, "label": COHORT_LABELS.get(c, c), "status": status,
                         "n_treated": first["n_treated"], "n_controls": first["n_controls"],
-                        "compare": compare, "means": means,
+                        "compare": compare, "rates": rates, "means": means,
                         "sentence": reading + (" " + other if other else "")})
     return cohorts
+
+
+def _sign(s: str) -> int:
+    """-1, 0 or 1: the sign of a published number (checked by the caller)."""
+    v = float(s)
+    return (v > 0) - (v < 0)
+
+
+def adjusted_agreement(did: str, lo: str, hi: str, adjusted: str) -> str | None:
+    """How the doubly robust estimate stands against the difference in differences and its 95%
+    interval, from the published strings: 'suppressed'; 'agree' (same direction, within the
+    interval); 'within' (within the interval, one of them 0.00); 'direction' (opposite
+    directions, within the interval); 'outside' (same direction, outside it);
+    'direction_outside' (both); None when either estimate is not available."""
+    if dc.SUPPRESSED in (did, adjusted):
+        return "suppressed"
+    if not all(is_number(x) for x in (did, lo, hi, adjusted)):
+        return None
+    opposite = _sign(did) * _sign(adjusted) < 0
+    outside = not float(lo) <= float(adjusted) <= float(hi)
+    if opposite:
+        return "direction_outside" if outside else "direction"
+    if outside:
+        return "outside"
+    return "agree" if _sign(did) * _sign(adjusted) > 0 else "within"
+
+
+def doubly_robust_check(rate_ratios: Estimates, primary: Mapping[str, str]) -> str:
+    """The paragraph on the doubly robust estimate: what it is, that the analysis plan's primary
+    estimate is another one, and how the two compare for the plan's primary outcome and cohort."""
+    r = rate_ratios.get((primary["cohort"], primary["measure"])) or {}
+    did, lo, hi = r.get("did", ""), r.get("did_ci_low", ""), r.get("did_ci_high", "")
+    adj, adj_lo, adj_hi = (r.get(k, "") for k in ("did_adjusted", "did_adjusted_ci_low",
+                                                  "did_adjusted_ci_high"))
+    return sentence(SENTENCES, "doubly_robust", estimator=primary["estimator"],
+                    cohort=COHORT_LABELS.get(primary["cohort"], primary["cohort"]),
+                    measure=dict(MEASURES).get(primary["measure"], humanise(primary["measure"])),
+                    did=did, lo=lo, hi=hi, adj=adj, adj_lo=adj_lo, adj_hi=adj_hi,
+                    agreement=adjusted_agreement(did, lo, hi, adj))
+
+
+def e_value_readings(rate_ratios: Estimates, measure: str) -> list[str]:
+    """One sentence per cohort (12 then 6 months): the E-value of ``measure``'s ratio of rate
+    ratios and of its 95% interval, from the published strings (none for a cohort without one)."""
+    label = dict(MEASURES).get(measure, humanise(measure))
+    out = []
+    for c in sorted({c for c, m in rate_ratios if m == measure}, key=cohort_order):
+        r = rate_ratios[(c, measure)]
+        if not (is_number(r["e_value"]) or r["e_value"] == dc.SUPPRESSED):
+            continue
+        out.append(sentence(SENTENCES, "e_value", cohort=COHORT_LABELS.get(c, c), measure=label,
+                            rr=r["rate_ratio"], lo=r["rr_ci_low"], hi=r["rr_ci_high"],
+                            e=r["e_value"], e_ci=r["e_value_ci"]))
+    return out
 
 
 def primary_balance(tables: Mapping[str, pl.DataFrame], sizes: pl.DataFrame) -> list[dict[str, str]]:
@@ -457,9 +551,26 @@ def matched_comparison(tables: Mapping[str, pl.DataFrame],
     cohorts = comparison_by_cohort(est["effects"], est["rate_ratios"], naive_cells)
     pub_bal = primary_balance(tables, est["sizes"])
     balance = balance_after_matching(tables, pub_bal)
+    primary = plan_primary()
+    computed = est["computed"]
     return {
         "method": method,
         "cohorts": cohorts,
+        "primary": primary,
+        "primary_label": dict(MEASURES).get(primary["measure"], humanise(primary["measure"])),
+        # Which columns the effect tables have: the doubly robust estimate and the E-values only when
+        # this run computed them; the rate-ratio table only when the rate ratios are there at all.
+        "show": {"adjusted": computed["adjusted"], "e_values": computed["e_values"],
+                 "rates": bool(cohorts and est["rate_ratios"])},
+        "doubly_robust": (doubly_robust_check(est["rate_ratios"], primary)
+                          if computed["adjusted"] else ""),
+        "e_values": (e_value_readings(est["rate_ratios"], primary["measure"])
+                     if computed["e_values"] else []),
+        "adjusted": {k: {"did": r["did_adjusted"], "lo": r["did_adjusted_ci_low"],
+                         "hi": r["did_adjusted_ci_high"],
+                         "agreement": adjusted_agreement(r["did"], r["did_ci_low"], r["did_ci_high"],
+                                                         r["did_adjusted"])}
+                     for k, r in est["rate_ratios"].items()} if computed["adjusted"] else {},
         "has_effects": bool(cohorts),
         "has_comparison": any(c["status"] == "ok" for c in cohorts),
         "balance": balance,

@@ -1,7 +1,8 @@
 """Section: the summary's key figures, built only from published strings.
 
 Hospital-use points lead with the matched difference in differences when it can be
-published, and give the naive before-and-after change after it. Each point is a ``kind``
+published (for the analysis plan's primary outcome, with the doubly robust check beside it),
+and give the naive before-and-after change after it. Each point is a ``kind``
 with its figures; ``reports/templates/sections/summary.html.j2`` words it.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from speval.report import disclosure as dc
 from speval.report.format import direction, is_number
-from speval.report.sections.common import COHORTS, MEASURES
+from speval.report.sections.common import COHORT_LABELS, COHORTS, MEASURES
 from speval.report.sections.hospital_use import group_size
 from speval.report.sections.matched import evidence
 
@@ -61,6 +62,20 @@ def matched_estimates(matched: Mapping[str, Any] | None, measure: str
     return parts, any_number
 
 
+def doubly_robust_check(matched: Mapping[str, Any] | None, measure: str) -> dict[str, Any] | None:
+    """For the analysis plan's primary outcome: its doubly robust estimate in the plan's primary
+    cohort and how it stands against the difference in differences (``agreement``, see
+    :func:`speval.report.sections.matched.adjusted_agreement`); None for other measures, or when
+    there is no published doubly robust estimate to compare."""
+    if not matched or matched["primary"]["measure"] != measure:
+        return None
+    cohort = matched["primary"]["cohort"]
+    a = matched["adjusted"].get((cohort, measure))
+    if a is None or a["agreement"] in (None, "suppressed"):
+        return None
+    return {**a, "cohort": COHORT_LABELS.get(cohort, cohort)}
+
+
 def hospital_use_points(cells: Mapping, matched: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """One point per measure: the matched estimates with the naive change after them, or the
     naive change alone (all patients, then those referred to a funded provider)."""
@@ -74,7 +89,8 @@ def hospital_use_points(cells: Mapping, matched: Mapping[str, Any] | None) -> li
                 naive.append(change)
         estimates, any_matched = matched_estimates(matched, m)
         if any_matched:
-            points.append({"kind": "matched", "label": mlabel, "matched": estimates, "naive": naive})
+            points.append({"kind": "matched", "label": mlabel, "matched": estimates, "naive": naive,
+                           "check": doubly_robust_check(matched, m)})
             continue
         if not naive:
             continue
@@ -109,9 +125,18 @@ def wellbeing_points(rows: list[Mapping[str, str]]) -> list[dict[str, Any]]:
     return points
 
 
+def plan_departures(deviations: list[Mapping[str, Any]] | None) -> dict[str, Any] | None:
+    """How many run parameters differ from the analysis plan (None when the run followed it); the list
+    itself is in the provenance appendix."""
+    n = len(deviations or [])
+    return {"n": n} if n else None
+
+
 def key_figures(hosp: Mapping[str, Any], wb: Mapping[str, Any], att: Mapping[str, Any],
-                matched: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The summary's points: people and cohorts, hospital use by measure, well-being."""
+                matched: Mapping[str, Any] | None = None,
+                deviations: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The summary's points: people and cohorts, hospital use by measure, well-being; and the run's
+    departures from the analysis plan, if any."""
     points = [p for p in (people_referred(att["data"]), cohorts_compared(hosp["cells"])) if p]
     measure_points = hospital_use_points(hosp["cells"], matched)
     if not measure_points and cohorts_compared(hosp["cells"]):
@@ -119,4 +144,5 @@ def key_figures(hosp: Mapping[str, Any], wb: Mapping[str, Any], att: Mapping[str
     wb_points = wellbeing_points(wb["rows"])
     if not (points or measure_points or wb_points):
         points.append({"kind": "no_results"})
-    return {"points": points, "measure_points": measure_points, "wb_points": wb_points}
+    return {"points": points, "measure_points": measure_points, "wb_points": wb_points,
+            "departures": plan_departures(deviations)}
