@@ -2,7 +2,7 @@
 
     speval run --quarter 2013Q4 [--programme LTC] [--data-dir data/raw] [--out reports/out]
                [--warehouse data/warehouse.duckdb] [--verbose]
-    speval demo-data --out data/raw [--scale 1.0] [--seed 42]
+    speval demo-data --out data/raw [--scale 1.0] [--seed 42] [--spike-share 0]
 
 `run` builds the run's specification (speval/run/spec.py) and refuses an impossible run before the job
 starts, with one line and exit code 2: a malformed or unknown quarter or programme, a quarter that has not
@@ -180,7 +180,7 @@ def _demo_data(args: argparse.Namespace) -> int:
     from speval.demo import generate
 
     out = Path(args.out)
-    summary = generate(out, scale=args.scale, seed=args.seed)
+    summary = generate(out, scale=args.scale, seed=args.seed, spike_share=args.spike_share)
     per_source: dict[str, list[int]] = {}
     for name, rows in summary.items():
         files_rows = per_source.setdefault(name.split("/")[0], [0, 0])
@@ -227,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", default=DEFAULT_DATA_DIR, help="folder to write hes/, outcome_tool/, provider_returns/ to")
     demo.add_argument("--scale", type=float, default=1.0, help="population size relative to the seeds' service")
     demo.add_argument("--seed", type=int, default=42, help="random seed: same seed and scale, same bytes")
+    demo.add_argument("--spike-share", type=float, default=0.0,
+                      help="share of each month's referrals selected among persons with an emergency admission "
+                      "or A&E attendance in the days before, referred 1-28 days after it; monthly volumes are "
+                      "unchanged (a harder selection for benchmarks; 0 = off)")
     demo.set_defaults(func=_demo_data)
 
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from speval import demo
-from speval.demo import constants, timeline
+from speval.demo import constants, simulation, timeline
 
 SCALE = 0.1
 QUARTERS = list(constants.DELIVERIES)
@@ -465,3 +465,66 @@ def test_naive_before_after_exceeds_planted_effect(data):
     before = j.filter((pl.col("d") >= pl.col("lo")) & (pl.col("d") < pl.col("R"))).height
     after = j.filter((pl.col("d") >= pl.col("R")) & (pl.col("d") < pl.col("hi"))).height
     assert after / before < 0.9  # planted A&E rate ratio is 0.90; the naive fall is larger
+
+
+def _acute_events(root: pathlib.Path) -> pl.DataFrame:
+    """Emergency admissions and A&E attendances in the last HES delivery, counted as the pipeline counts them:
+    emergency = distinct person + trust + ADMIDATE of a finished episode (EPISTAT 3, CLASSPAT 1/2, emergency
+    ADMIMETH); A&E = AEATTENDCAT 1 or 3."""
+    apc = read(root / "hes" / "2016Q4" / "apc.csv").filter(
+        (pl.col("EPISTAT") == "3") & pl.col("CLASSPAT").is_in(["1", "2"]) & pl.col("ADMIMETH").is_in(list(EMERGENCY)))
+    ae = read(root / "hes" / "2016Q4" / "ae.csv").filter(pl.col("AEATTENDCAT").is_in(["1", "3"]))
+    em = apc.select("TOKEN_PERSON_ID", "PROCODE3", d=pl.col("ADMIDATE").str.to_date()).unique()
+    return pl.concat([em, ae.select("TOKEN_PERSON_ID", "PROCODE3", d=pl.col("ARRIVALDATE").str.to_date())])
+
+
+def _index_dates(root: pathlib.Path) -> pl.DataFrame:
+    """Linked referred persons and their index date (REFERRAL_DATE of their first referral)."""
+    linked = read(root / "hes" / "2016Q4" / "persons.csv").select("TOKEN_PERSON_ID")
+    refs = read(root / "outcome_tool" / "2016Q4" / "referrals.csv")
+    return refs.group_by("TOKEN_PERSON_ID").agg(R=pl.col("REFERRAL_DATE").str.to_date().min()).join(
+        linked, on="TOKEN_PERSON_ID")
+
+
+def _share_with_episode_before_index(root: pathlib.Path, days: int = 28) -> float:
+    """Share of linked referred persons with an emergency admission or A&E attendance in the `days` days
+    before their index date."""
+    idx = _index_dates(root)
+    ev = _acute_events(root).join(idx, on="TOKEN_PERSON_ID")
+    hit = ev.filter((pl.col("d") < pl.col("R")) & (pl.col("d") >= pl.col("R") - pl.duration(days=days)))
+    return hit["TOKEN_PERSON_ID"].n_unique() / idx.height
+
+
+def test_optional_referral_after_episode(data, tmp_path):
+    """spike_share fills that share of each month's referral slots with persons referred 1-28 days after one of
+    their own emergency admissions or A&E attendances; monthly volumes stay the same and no events are added."""
+    spiked = tmp_path / "spiked"
+    demo.generate(spiked, scale=SCALE, seed=42, spike_share=0.8)
+    base_share, spiked_share = _share_with_episode_before_index(data), _share_with_episode_before_index(spiked)
+    # measured at seed 42, scale 0.1: 0.156 -> 0.838 (scale 1: 0.117 -> 0.808)
+    assert base_share <= 0.2 and spiked_share >= 0.7
+    # the same number of referred persons per referral month (index dates on weekdays)
+    s0, s1 = simulation.simulate(42, SCALE), simulation.simulate(42, SCALE, spike_share=0.8)
+    for r0, r1 in ((s0.ltc, s1.ltc), (s0.mh, s1.mh)):
+        assert np.array_equal(np.bincount(timeline.months_of(r0[1])), np.bincount(timeline.months_of(r1[1])))
+        assert ((r1[1] + 3) % 7 < 5).all()
+    assert np.array_equal(s1.index_day[s1.ltc[0]], s1.ltc[1]) and np.array_equal(s1.index_day[s1.mh[0]], s1.mh[1])
+    assert not np.isin(s1.mh[0], s1.ltc[0]).any()  # MH among persons never referred to LTC
+    # truth_patients.csv, referrals.csv and HES agree on the index date
+    i1 = _index_dates(spiked)
+    tp = read(spiked / "truth_patients.csv").select("TOKEN_PERSON_ID", R_truth=pl.col("INDEX_DATE").str.to_date())
+    jt = tp.join(i1, on="TOKEN_PERSON_ID", how="full", coalesce=True)
+    assert jt.height == tp.height == i1.height and (jt["R_truth"] == jt["R"]).all()
+    # no events added: a person never referred in either run has exactly the same simulated events
+    for (p0, d0), (p1, d1) in zip(s0.events, s1.events):
+        never0 = (s0.programme[p0] < 0) & (s1.programme[p0] < 0)
+        never1 = (s0.programme[p1] < 0) & (s1.programme[p1] < 0)
+        assert np.array_equal(p0[never0], p1[never1]) and np.array_equal(d0[never0], d1[never1])
+    t0 = json.loads((data / "truth.json").read_text())
+    t1 = json.loads((spiked / "truth.json").read_text())
+    assert "pre_referral_spike" not in t0
+    spike = t1["pre_referral_spike"]
+    assert spike["share"] == 0.8 and spike["days"] == 28 and spike["referred_persons"] == len(s1.ltc[0]) + len(s1.mh[0])
+    n_ref = spike["referred_persons"]
+    assert 0.75 * n_ref <= spike["referred_persons_after_episode"] <= 0.85 * n_ref
+    assert 0 < spike["linked_referred_persons_after_episode"] <= spike["referred_persons_after_episode"]

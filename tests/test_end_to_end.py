@@ -17,6 +17,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from speval.analysis.comparison import COVARIATES
+
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 
 QUARTER, QUARTER_END = "2013Q4", dt.date(2013, 12, 31)
@@ -239,7 +241,7 @@ def test_mental_health_programme_and_a_programme_with_no_referrals_yet(demo, cap
     tables = out / "MH" / "2016Q4" / "tables"
     assert pl.read_csv(tables / "attrition.csv").filter(cohort="6m", step="registered")["n"][0] > 0
     assert pl.read_csv(tables / "matched_effects.csv").height == 8
-    assert pl.read_csv(tables / "balance.csv").height == 26
+    assert pl.read_csv(tables / "balance.csv").height == 2 * len(COVARIATES)  # every covariate of both cohorts
     assert (out / "MH" / "2016Q4" / "evaluation_report.pdf").is_file()
     capsys.readouterr()
     out = demo / "mh_2013Q4"

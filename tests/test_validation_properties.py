@@ -11,6 +11,7 @@ import io
 import math
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -179,10 +180,15 @@ ANY_TEXT = st.one_of(
 )
 
 
+# What validation's trim() removes at either end of a text: every Unicode space separator (category Zs: the
+# space, the no-break space, the ideographic space, ...), not tabs or line breaks (DuckDB's trim).
+SPACE_SEPARATORS = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Zs")
+
+
 def holds(kind: str, workbook: bool, text: str, value) -> bool:
     """A non-null typed value is what its type can hold, and agrees with the text it came from."""
     if kind in ("str", "code"):
-        return isinstance(value, str) and value == text.strip(" ") != ""
+        return isinstance(value, str) and value == text.strip(SPACE_SEPARATORS) != ""
     if kind == "int":  # BIGINT, and the number written (a workbook may add `.0`)
         return isinstance(value, int) and -(2**63) <= value < 2**63 and value == int(text.strip(" ").split(".")[0])
     if kind in ("float", "money"):

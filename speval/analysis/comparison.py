@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from speval.analysis.matching import (MatchSettings, did_effect, match, propensity_logit, sensitivity_grid, smd,
+from speval.analysis.matching import (Matcher, MatchSettings, did_effect, propensity_logit, sensitivity_grid, smd,
                                      treated_sd, variance_ratio)
 from speval.run.vocabulary import COHORTS as COHORT_TERMS
 from speval.run.vocabulary import MEASURE_CODES as MEASURES
@@ -75,8 +75,9 @@ def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettin
         stratum = rows["stratum_start"].rank("dense").to_numpy().astype(np.int64)
         person = rows["person_id"].rank("dense").to_numpy().astype(np.int64)
         logit = propensity_logit(X, treated)
+        matcher = Matcher(logit, treated, stratum, person)
         for name, s in settings:
-            result = match(logit, treated, stratum, person, s)
+            result = matcher.match(s)
             set_of = {int(t): i for i, t in enumerate(np.unique(result.treated_row))}
             treated_rows = np.array(sorted(set_of), dtype=np.int64)
             members = np.concatenate([treated_rows, result.control_row])

@@ -185,82 +185,96 @@ def match(logit: np.ndarray, treated: np.ndarray, stratum: np.ndarray, person: n
     MatchIt): every treated gets its first control before any gets a second; a treated that finds none in a
     round gets no more. A treated kept with 1..k-1 controls has weights 1/n_i.
     """
-    logit = np.asarray(logit, dtype=np.float64)
-    treated = np.asarray(treated, dtype=bool)
-    stratum = np.asarray(stratum)
-    person = np.asarray(person)
-    n = logit.shape[0]
-    if logit.ndim != 1 or any(a.shape != (n,) for a in (treated, stratum, person)):
-        raise ValueError("logit, treated, stratum and person must be 1-D arrays of the same length")
-    if not np.isfinite(logit).all():
-        raise ValueError("logit contains missing or infinite values")
-    ratio = int(settings.ratio)
-    if ratio < 1 or ratio != settings.ratio:
-        raise ValueError("ratio must be a positive integer")
-    if not settings.caliper > 0:
-        raise ValueError("caliper must be > 0 (math.inf for none)")
+    return Matcher(logit, treated, stratum, person).match(settings)
 
-    t_rows = np.flatnonzero(treated)
-    c_rows = np.flatnonzero(~treated)
-    person_code = np.unique(person, return_inverse=True)[1].ravel()
-    if np.unique(person_code[t_rows]).size != t_rows.size:
-        raise ValueError("a treated person appears in more than one row")
-    if np.intersect1d(person_code[t_rows], person_code[c_rows]).size:
-        raise ValueError("a treated person also appears among the candidates")
-    stratum_code = np.unique(stratum, return_inverse=True)[1].ravel()
-    if c_rows.size and np.unique(person_code[c_rows] * (int(stratum_code.max()) + 1)
-                                 + stratum_code[c_rows]).size != c_rows.size:
-        raise ValueError("a candidate person has more than one row in the same stratum")
 
-    sd = float(np.std(logit, ddof=1)) if n > 1 else 0.0
-    width = settings.caliper * sd if math.isfinite(settings.caliper) else math.inf
+class Matcher:
+    """The inputs of `match`, checked, coded and sorted once, so that many settings (the sensitivity grid)
+    can be matched on the same rows without repeating that work."""
 
-    # Candidates sorted by (stratum, logit, row); each treated's stratum segment [lo, hi) and insertion point.
-    order = np.lexsort((c_rows, logit[c_rows], stratum_code[c_rows]))
-    cand = c_rows[order]
-    c_str = stratum_code[cand]
-    c_logit = logit[cand]
-    t_str = stratum_code[t_rows]
-    t_logit = logit[t_rows]
-    lo = np.searchsorted(c_str, t_str, side="left")
-    hi = np.searchsorted(c_str, t_str, side="right")
-    pos = lo.copy()
-    for s in np.unique(t_str):
-        sel = t_str == s
-        a, b = lo[sel][0], hi[sel][0]
-        pos[sel] = a + np.searchsorted(c_logit[a:b], t_logit[sel], side="left")
+    def __init__(self, logit: np.ndarray, treated: np.ndarray, stratum: np.ndarray, person: np.ndarray):
+        logit = np.asarray(logit, dtype=np.float64)
+        treated = np.asarray(treated, dtype=bool)
+        stratum = np.asarray(stratum)
+        person = np.asarray(person)
+        n = logit.shape[0]
+        if logit.ndim != 1 or any(a.shape != (n,) for a in (treated, stratum, person)):
+            raise ValueError("logit, treated, stratum and person must be 1-D arrays of the same length")
+        if not np.isfinite(logit).all():
+            raise ValueError("logit contains missing or infinite values")
 
-    # Distance to the nearest candidate of the stratum when all are available (for the unmatched reasons).
-    has_left = pos > lo
-    has_right = pos < hi
-    d_left = np.where(has_left, t_logit - c_logit[np.maximum(pos - 1, 0)], np.inf) if cand.size else \
-        np.full(t_rows.size, np.inf)
-    d_right = np.where(has_right, c_logit[np.minimum(pos, cand.size - 1)] - t_logit, np.inf) if cand.size else \
-        np.full(t_rows.size, np.inf)
-    nearest_all = np.minimum(d_left, d_right)
+        t_rows = np.flatnonzero(treated)
+        c_rows = np.flatnonzero(~treated)
+        person_code = np.unique(person, return_inverse=True)[1].ravel()
+        if np.unique(person_code[t_rows]).size != t_rows.size:
+            raise ValueError("a treated person appears in more than one row")
+        if np.intersect1d(person_code[t_rows], person_code[c_rows]).size:
+            raise ValueError("a treated person also appears among the candidates")
+        stratum_code = np.unique(stratum, return_inverse=True)[1].ravel()
+        if c_rows.size and np.unique(person_code[c_rows] * (int(stratum_code.max()) + 1)
+                                     + stratum_code[c_rows]).size != c_rows.size:
+            raise ValueError("a candidate person has more than one row in the same stratum")
 
-    if settings.replace:
-        t_idx, c_pos = _match_with_replacement(t_logit, t_rows, t_str, c_logit, cand, c_str, lo, hi, pos, ratio,
-                                              width)
-    else:
-        t_idx, c_pos = _match_without_replacement(t_logit, t_rows, c_logit, cand, c_str, person_code[cand],
-                                                  lo, hi, pos, ratio, width)
+        self.sd = float(np.std(logit, ddof=1)) if n > 1 else 0.0
+        # Candidates sorted by (stratum, logit, row); each treated's stratum segment [lo, hi) and insertion point.
+        order = np.lexsort((c_rows, logit[c_rows], stratum_code[c_rows]))
+        cand = c_rows[order]
+        c_str = stratum_code[cand]
+        c_logit = logit[cand]
+        t_str = stratum_code[t_rows]
+        t_logit = logit[t_rows]
+        lo = np.searchsorted(c_str, t_str, side="left")
+        hi = np.searchsorted(c_str, t_str, side="right")
+        pos = lo.copy()
+        for s in np.unique(t_str):
+            sel = t_str == s
+            a, b = lo[sel][0], hi[sel][0]
+            pos[sel] = a + np.searchsorted(c_logit[a:b], t_logit[sel], side="left")
 
-    # Pairs ordered by treated row, then match order (t_idx/c_pos are already in match order per treated).
-    pair_order = np.argsort(t_rows[t_idx], kind="stable")
-    t_idx, c_pos = t_idx[pair_order], c_pos[pair_order]
-    n_per = np.bincount(t_idx, minlength=t_rows.size)
-    unmatched = n_per == 0
-    reason = np.where(lo == hi, REASON_NO_CANDIDATES,
-                      np.where(nearest_all > width, REASON_CALIPER, REASON_USED_UP))
-    return MatchResult(
-        treated_row=t_rows[t_idx].astype(np.int64),
-        control_row=cand[c_pos].astype(np.int64),
-        weight=1.0 / n_per[t_idx].astype(np.float64),
-        unmatched_row=t_rows[unmatched].astype(np.int64),
-        unmatched_reason=reason[unmatched].astype(object).astype(str),
-        caliper_width=width,
-    )
+        # Distance to the nearest candidate of the stratum when all are available (for the unmatched reasons).
+        has_left = pos > lo
+        has_right = pos < hi
+        d_left = np.where(has_left, t_logit - c_logit[np.maximum(pos - 1, 0)], np.inf) if cand.size else \
+            np.full(t_rows.size, np.inf)
+        d_right = np.where(has_right, c_logit[np.minimum(pos, cand.size - 1)] - t_logit, np.inf) if cand.size else \
+            np.full(t_rows.size, np.inf)
+        self.nearest_all = np.minimum(d_left, d_right)
+        self.t_rows, self.t_str, self.t_logit = t_rows, t_str, t_logit
+        self.cand, self.c_str, self.c_logit, self.c_person = cand, c_str, c_logit, person_code[cand]
+        self.lo, self.hi, self.pos = lo, hi, pos
+
+    def match(self, settings: MatchSettings) -> MatchResult:
+        """`match` under `settings` (see there)."""
+        ratio = int(settings.ratio)
+        if ratio < 1 or ratio != settings.ratio:
+            raise ValueError("ratio must be a positive integer")
+        if not settings.caliper > 0:
+            raise ValueError("caliper must be > 0 (math.inf for none)")
+        width = settings.caliper * self.sd if math.isfinite(settings.caliper) else math.inf
+        t_rows, cand, lo, hi = self.t_rows, self.cand, self.lo, self.hi
+
+        if settings.replace:
+            t_idx, c_pos = _match_with_replacement(self.t_logit, t_rows, self.t_str, self.c_logit, cand, self.c_str,
+                                                  lo, hi, self.pos, ratio, width)
+        else:
+            t_idx, c_pos = _match_without_replacement(self.t_logit, t_rows, self.c_logit, cand, self.c_str,
+                                                      self.c_person, lo, hi, self.pos, ratio, width)
+
+        # Pairs ordered by treated row, then match order (t_idx/c_pos are already in match order per treated).
+        pair_order = np.argsort(t_rows[t_idx], kind="stable")
+        t_idx, c_pos = t_idx[pair_order], c_pos[pair_order]
+        n_per = np.bincount(t_idx, minlength=t_rows.size)
+        unmatched = n_per == 0
+        reason = np.where(lo == hi, REASON_NO_CANDIDATES,
+                          np.where(self.nearest_all > width, REASON_CALIPER, REASON_USED_UP))
+        return MatchResult(
+            treated_row=t_rows[t_idx].astype(np.int64),
+            control_row=cand[c_pos].astype(np.int64),
+            weight=1.0 / n_per[t_idx].astype(np.float64),
+            unmatched_row=t_rows[unmatched].astype(np.int64),
+            unmatched_reason=reason[unmatched].astype(object).astype(str),
+            caliper_width=width,
+        )
 
 
 def _processing_order(t_logit: np.ndarray, t_rows: np.ndarray) -> np.ndarray:

@@ -21,6 +21,11 @@ The generative model, its calibration and the planted defects are described in
 ``docs/decisions/0002-synthetic-demo-data.md``; ``truth.json`` and ``truth_patients.csv`` are
 written beside the data so tests can check the pipeline against the truth.
 
+``generate(..., spike_share=s)`` (off by default) fills a share ``s`` of each month's referral slots with
+persons referred 1-28 days after one of their own emergency admissions or A&E attendances, as a GP refers
+after an acute episode: a harder selection pattern for benchmarks of the matched comparison
+(bench/truth_coverage.py).
+
 Everything is vectorised with numpy/polars (loops run over months, measures, deliveries and
 workbooks only; the xlsx writer necessarily writes row by row).  Every section draws from its own
 named random stream, so the same seed and scale give byte-identical files.
@@ -36,13 +41,23 @@ from .simulation import simulate
 __all__ = ["generate"]
 
 
-def generate(out: pathlib.Path, scale: float = 1.0, seed: int = 42) -> dict:
-    """Write the synthetic data set under ``out``; return {relative file path: row count}."""
+def generate(out: pathlib.Path, scale: float = 1.0, seed: int = 42, spike_share: float = 0.0,
+             spike_days: int = 28) -> dict:
+    """Write the synthetic data set under ``out``; return {relative file path: row count}.
+
+    ``spike_share`` (default 0: off) is the share of each month's referral slots (LTC and MH) filled with
+    eligible persons who had an emergency admission or A&E attendance shortly before, referred on a weekday
+    1..``spike_days`` days after it within that month (``population.select_referrals``); the other slots
+    are filled by the usual selection, so monthly volumes are unchanged. No event is added; the effect is
+    applied, and the truth computed, from that index date, which referrals.csv shows. truth.json records
+    the setting under "pre_referral_spike". With the default the output is byte-identical to a generator
+    without the option.
+    """
     out = pathlib.Path(out)
     if scale <= 0:
         raise ValueError("scale must be positive")
     summary: dict[str, int] = {}
-    sim = simulate(seed, scale)
+    sim = simulate(seed, scale, spike_share=spike_share, spike_days=spike_days)
     hes_log = hes.write_deliveries(out, sim, summary)
     refs, onward, assess = outcome_tool.simulate_outcome_tool(sim)
     late_info = outcome_tool.write_exports(out, sim, refs, onward, assess, summary)

@@ -59,9 +59,13 @@ def monthly_counts(seed: int, pop: Population, u: np.ndarray) -> list[np.ndarray
 
 
 
-def expand_events(seed: int, name: str, counts: np.ndarray, pop: Population, index_day: np.ndarray, rr: float):
-    """Monthly counts -> (person, day) events: days uniform in the month, none after death or the last
-    cut-off, and events on or after the index date kept with probability rr (the planted effect)."""
+def draw_events(seed: int, name: str, counts: np.ndarray, pop: Population):
+    """Monthly counts -> (person, day, thin) per event before the effect: days uniform in the month,
+    none after death or the last cut-off; ``thin`` is each event's uniform draw for :func:`apply_effect`.
+
+    Days and thinning draws come from the same "expand-<name>" stream as one block, so the events do
+    not depend on the index dates (with ``spike_share`` the referrals are partly selected from them, see
+    population.select_referrals)."""
     rng = streams.rng(seed, f"expand-{name}")
     p, t = np.nonzero(counts)
     rep = counts[p, t].astype(np.int64)
@@ -70,5 +74,16 @@ def expand_events(seed: int, name: str, counts: np.ndarray, pop: Population, ind
     day = MONTH_START[t] + (rng.random(len(p)) * DAYS_IN_MONTH[t]).astype(np.int64)
     thin = rng.random(len(p))
     keep = (day <= pop.death[p]) & (day <= LAST_DAY)
-    keep &= ~((day >= index_day[p]) & (thin >= rr))
+    return p[keep], day[keep], thin[keep]
+
+
+def apply_effect(p: np.ndarray, day: np.ndarray, thin: np.ndarray, index_day: np.ndarray, rr: float):
+    """The planted effect: events on or after the person's index date are kept with probability rr."""
+    keep = ~((day >= index_day[p]) & (thin >= rr))
     return p[keep], day[keep]
+
+
+def expand_events(seed: int, name: str, counts: np.ndarray, pop: Population, index_day: np.ndarray, rr: float):
+    """Monthly counts -> (person, day) events with the planted effect (:func:`draw_events` then
+    :func:`apply_effect`)."""
+    return apply_effect(*draw_events(seed, name, counts, pop), index_day, rr)

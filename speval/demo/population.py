@@ -4,6 +4,8 @@ One LTC-flagged, risk-stratified population is drawn once; a latent frailty driv
 RISK_SCORE and (in :mod:`speval.demo.health`) the base rates of hospital use.  Referrals are then
 sampled month by month with a hazard that rises with risk *and* with recent events, which is what
 makes a naive before/after comparison overstate the planted effect (regression to the mean).
+Optionally (``spike_share``) part of each month's referrals is selected on a recent acute episode of the
+person's own and dated 1-28 days after it (:func:`select_referrals`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import numpy as np
 from . import streams
 from .calibration import MODEL, N_PRACTICES, N_REFERRING
 from .output import hex_tokens
-from .timeline import COVER_DAY, LAST_DAY, MONTH_START, NEVER, month_index, to_day, to_weekday
+from .timeline import (COVER_DAY, LAST_DAY, MONTH_START, NEVER, month_index, months_of, nth_weekday, to_day,
+                       to_weekday, weekdays_before)
 
 
 @dataclass
@@ -135,16 +138,32 @@ def person_tokens(seed: int, n: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def select_referrals(seed, pop, counts, programme, monthly, first_month, already) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class AfterEpisode:
+    """The optional referral after an acute episode (``spike_share``): the share of each month's referral
+    slots filled from persons with a recent emergency admission or A&E attendance, how many days after it
+    the referral may fall, and those episodes (before the effect), sorted by day."""
+    share: float
+    days: int
+    person: np.ndarray
+    day: np.ndarray
+
+
+def select_referrals(seed, pop, counts, programme, monthly, first_month, already,
+                     spike: AfterEpisode | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample each month's referrals without replacement with weight ~ hazard (Efraimidis-Spirakis).
 
-    Returns (person index, referral day) in month order; persons in ``already`` are never chosen.
+    Returns (person index, referral day, episode day) in month order; persons in ``already`` are never
+    chosen. With ``spike``, a ``spike.share`` of each month's slots (rounded) is filled first, from the
+    "spike-<programme>" stream, by :func:`_after_episode` (episode day = the episode the referral follows);
+    the rest by the usual hazard among the persons left (episode day -1). Without it nothing else is drawn.
     """
     rng = streams.rng(seed, f"select-{programme}")
+    rng_spike = streams.rng(seed, f"spike-{programme}") if spike is not None else None
     csum = _recent_events_cumsum(pop, counts)
     rz = (pop.risk - pop.risk.mean()) / pop.risk.std()
     chosen = np.zeros(pop.n, dtype=bool) | already
-    persons, days = [], []
+    persons, days, episodes = [], [], []
     n_months = len(monthly)
     for i, k in enumerate(monthly):
         t = first_month + i
@@ -152,8 +171,16 @@ def select_referrals(seed, pop, counts, programme, monthly, first_month, already
         elig, w = _eligible_and_weight(pop, programme, chosen, rz, t, i, n_months, ms, me)
         recent = csum[:, t] - csum[:, t - 3]
         w = w * (1.0 + recent) ** MODEL.alpha_recent
-        key = np.where(elig, np.log(rng.random(pop.n)) / w, -np.inf)
         k = int(min(k, elig.sum()))
+        if spike is not None and k > 0:
+            idx_s, day_s, ep_s = _after_episode(rng_spike, spike, elig, w, int(np.floor(spike.share * k + 0.5)), ms, me)
+            elig[idx_s] = False
+            chosen[idx_s] = True
+            persons.append(idx_s)
+            days.append(day_s)
+            episodes.append(ep_s)
+            k -= len(idx_s)
+        key = np.where(elig, np.log(rng.random(pop.n)) / w, -np.inf)
         if k == 0:
             continue
         idx = np.sort(np.argpartition(-key, k - 1)[:k])
@@ -162,9 +189,44 @@ def select_referrals(seed, pop, counts, programme, monthly, first_month, already
         chosen[idx] = True
         persons.append(idx)
         days.append(day)
+        episodes.append(np.full(k, -1, dtype=np.int64))
     if not persons:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(persons), np.concatenate(days)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    p, d, e = np.concatenate(persons), np.concatenate(days), np.concatenate(episodes)
+    if spike is not None:  # month order, persons sorted within a month (as without the option)
+        o = np.lexsort((p, months_of(d)))
+        p, d, e = p[o], d[o], e[o]
+    return p, d, e
+
+
+def _after_episode(rng, spike: AfterEpisode, elig, w, n_take: int, ms: int, me: int):
+    """Referral after an acute episode: up to ``n_take`` of the eligible persons whose latest emergency
+    admission or A&E attendance leaves a weekday of the month [ms, me] within ``spike.days`` days after it,
+    drawn with the selection weights ``w``; their referral day is a weekday drawn uniformly from
+    [episode + 1, episode + days] within the month (if those days are only a weekend, the next weekday).
+
+    Returns (person index sorted, referral day, episode day).
+    """
+    empty = np.zeros(0, np.int64)
+    if n_take == 0:
+        return empty, empty, empty
+    last_weekday = me - max((me + 3) % 7 - 4, 0)  # (day + 3) % 7: 0 = Monday .. 6 = Sunday
+    a, b = np.searchsorted(spike.day, [ms - spike.days, last_weekday])  # episodes in [ms - days, last_weekday)
+    p, d = spike.person[a:b], spike.day[a:b]
+    ok = elig[p]
+    latest = np.full(len(elig), -1, dtype=np.int64)
+    np.maximum.at(latest, p[ok], d[ok])
+    cand = np.nonzero(latest >= 0)[0]
+    n_take = min(n_take, len(cand))
+    if n_take == 0:
+        return empty, empty, empty
+    key = np.log(rng.random(len(cand))) / w[cand]
+    idx = np.sort(cand[np.argpartition(-key, n_take - 1)[:n_take]])
+    e = latest[idx]
+    lo, hi = np.maximum(e + 1, ms), np.minimum(e + spike.days, me)
+    first, n_wd = weekdays_before(lo), weekdays_before(hi + 1) - weekdays_before(lo)
+    day = nth_weekday(first + (rng.random(n_take) * np.maximum(n_wd, 1)).astype(np.int64))
+    return idx, day, e
 
 
 def _recent_events_cumsum(pop: Population, counts: list[np.ndarray]) -> np.ndarray:

@@ -94,3 +94,18 @@ def to_weekday(days: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     d[sat] = np.where(d[sat] - 1 >= lo[sat], d[sat] - 1, d[sat] + 2)
     d[sun] = np.where(d[sun] + 1 <= hi[sun], d[sun] + 1, d[sun] - 2)
     return d
+
+
+_MONDAY = 4  # day number of Monday 1970-01-05
+
+
+def weekdays_before(day: np.ndarray) -> np.ndarray:
+    """Number of weekdays in [1970-01-05, day)."""
+    q, r = np.divmod(np.asarray(day, dtype=np.int64) - _MONDAY, 7)
+    return 5 * q + np.minimum(r, 5)
+
+
+def nth_weekday(j: np.ndarray) -> np.ndarray:
+    """The day number of the j-th weekday (0-based) from 1970-01-05 (inverse of :func:`weekdays_before`)."""
+    q, r = np.divmod(np.asarray(j, dtype=np.int64), 5)
+    return _MONDAY + 7 * q + r

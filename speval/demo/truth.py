@@ -53,6 +53,8 @@ def write_truth(out: pathlib.Path, sim: Simulation, refs: Records, onward: Recor
             **calib,
         },
     }
+    if sim.spike is not None:  # only when planted, so the default truth.json is unchanged
+        truth["pre_referral_spike"] = _spike(sim.spike)
     output.write_json(truth, out / "truth.json")
 
 
@@ -225,6 +227,25 @@ def _selection() -> dict:
         "beta_risk_end": MODEL.beta_risk_end,
         "mh": "MH referrals (RDASH) from all practices, weight exp(0.4 z(RISK_SCORE) + 0.03 (YEAR_OF_BIRTH - 1945)) "
               "* (1 + recent)^alpha, among persons never referred to LTC",
+    }
+
+
+def _spike(spike: dict) -> dict:
+    """The optional referral after an acute episode: a share of each month's referrals selected on a recent episode."""
+    return {
+        "description": (
+            "Referral after an acute episode. In every LTC and MH referral month, a share of the month's referral "
+            "slots (rounded; drawn from the 'spike-LTC' / 'spike-MH' streams) was filled with eligible persons "
+            "(same eligibility as the usual selection, not yet referred) whose latest emergency admission or A&E "
+            "attendance (as simulated, before the effect) leaves a weekday of that month within 1..days days "
+            "after it, drawn with the usual selection weights; their index (first referral) date is a weekday "
+            "drawn uniformly from those days (the next weekday if they are only a weekend). The remaining slots "
+            "were filled by the usual selection among the persons left, so the monthly volumes and the number "
+            "of referred persons are unchanged. No events were added; the planted effect, referrals.csv, HES and "
+            "truth_patients.csv all use the final index date. referred_persons_after_episode counts the persons "
+            "selected this way (fewer than share x slots only if a month ran out of such persons)."
+        ),
+        **spike,
     }
 
 
