@@ -26,12 +26,14 @@ Printed: a markdown table per setting x cohort x measure x estimator with bias (
 RMSE, coverage of the 95% interval (%, not for naive) and the number of seeds; with ``--grid`` also the
 plain DiD of every matching setting of the sensitivity grid (measures pooled). Written:
 bench/out/truth_coverage.json (the summary and every per-seed row). Each finished seed x setting is cached in
-bench/out/coverage/scale_<s>_spike_<x>/seed_<n>.json and not run again (``--fresh`` reruns them, e.g.
+bench/out/coverage/scale_<s>_spike_<x>_code_<hash>/seed_<n>.json (the hash covers the SQL, the analysis
+code, the generator and the plan) and not run again (``--fresh`` reruns them, e.g.
 after a pipeline change). Each seed takes about a minute at scale 1. Never run by the tests.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import shutil
@@ -53,6 +55,18 @@ QUARTER = "2013Q4"
 #: estimator -> (estimate, interval low, interval high) columns of analysis.matched_effects
 ESTIMATORS = {"did": ("did", "did_ci_low", "did_ci_high"),
               "did_adjusted": ("did_adjusted", "did_adjusted_ci_low", "did_adjusted_ci_high")}
+
+
+def code_fingerprint() -> str:
+    """A short hash of what decides the estimates (the SQL, the analysis code, the generator, the plan), so a
+    cached seed is never reused after any of them changes."""
+    root = BENCH_DIR.parent
+    files = sorted([*root.glob("sql/**/*.sql"), *root.glob("speval/analysis/*.py"), *root.glob("speval/demo/*.py"),
+                    root / "analysis_plan.yaml"])
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def run_analysis(data: Path, out: Path, warehouse: Path) -> bool:
@@ -184,7 +198,7 @@ def main() -> None:
     rows = []
     for scale in args.scales:
         for share in args.spike_shares:
-            done = cache_root / f"scale_{scale:g}_spike_{share:g}"
+            done = cache_root / f"scale_{scale:g}_spike_{share:g}_code_{code_fingerprint()}"
             done.mkdir(parents=True, exist_ok=True)
             for seed in range(1, n_seeds + 1):
                 result = done / f"seed_{seed}.json"  # resumable: a finished seed is not run again

@@ -48,9 +48,23 @@ def run_speval(tmp_path, capfd):
     return _run
 
 
+# The longest modules (measured with `pytest --durations=0`, slowest first): started first, so that no worker is
+# left with one of them at the end.
+LONGEST_MODULES = ("test_refusals", "test_run_safety", "test_validation_properties", "test_ui", "test_end_to_end",
+                   "test_planted_truth", "test_reruns_and_expectations", "test_bad_input", "test_run_spec")
+
+
 def pytest_collection_modifyitems(items):
-    """Modules with whole-pipeline or browser tests first (stable order otherwise): `make test` hands whole
-    modules to parallel workers, and starting the longest ones first keeps the workers busy to the end."""
+    """The longest modules first, then the other modules with whole-pipeline or browser tests, then the rest
+    (stable order otherwise): `make test` hands whole modules to parallel workers, and starting the longest
+    ones first keeps both workers busy to the end."""
     slow = {item.module.__name__ for item in items
             if item.get_closest_marker("pipeline") or item.get_closest_marker("browser")}
-    items.sort(key=lambda item: item.module.__name__ not in slow)
+
+    def rank(item) -> tuple[int, int]:
+        name = item.module.__name__
+        if name in LONGEST_MODULES:
+            return 0, LONGEST_MODULES.index(name)
+        return (1, 0) if name in slow else (2, 0)
+
+    items.sort(key=rank)

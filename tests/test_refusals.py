@@ -317,17 +317,18 @@ def test_nothing_of_a_refused_file_is_printed_or_stored(refused, value):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_an_edited_manifest_a_deleted_workbook_and_an_xls_return_are_refused(tmp_path):
+def test_an_edited_manifest_a_deleted_workbook_and_an_xls_return_are_refused(tmp_path, run_speval):
+    """In-process runs on one warehouse (the refusals are the CLI's own lines either way)."""
     data = tmp_path / "data"
     population(data).write()
     for code in ("VCS01", "VCS02"):
         ProviderWorkbook(data, code).write()
-    assert run_cli(data, tmp_path).exit_code == 0
+    assert run_speval(data).exit_code == 0
 
     manifest = data / HES / "manifest.json"
     original = manifest.read_text()
     manifest.write_text(json.dumps({**json.loads(original), "cutoff": "2013-09-30"}))
-    run = run_cli(data, tmp_path)
+    run = run_speval(data)
     assert run.exit_code == 1
     assert f"{HES}/manifest.json: refused — the delivered file changed since this warehouse ingested it" in run.stderr
     manifest.write_text(original)  # restored: the refusal below is the workbook's alone
@@ -335,13 +336,13 @@ def test_an_edited_manifest_a_deleted_workbook_and_an_xls_return_are_refused(tmp
     workbook = data / RETURNS / "VCS02.xlsx"
     kept = workbook.read_bytes()
     workbook.unlink()
-    run = run_cli(data, tmp_path)
+    run = run_speval(data)
     assert run.exit_code == 1
     assert f"{RETURNS}/VCS02.xlsx: refused — ingested by this warehouse before, now missing from delivery" in run.stderr
     workbook.write_bytes(kept)
 
     (data / RETURNS / "VCS03.xls").write_bytes(b"\xd0\xcf\x11\xe0")
-    run = run_cli(data, tmp_path)
+    run = run_speval(data)
     assert run.exit_code == 1
     assert f"{RETURNS}/VCS03.xls: refused — provider returns must be .xlsx or .xlsm workbooks" in run.stderr
     assert not any(run.run_dir.glob("evaluation_report.*"))

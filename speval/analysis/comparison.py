@@ -16,7 +16,7 @@ from speval.run.vocabulary import MEASURE_CODES as MEASURES
 
 COVARIATES = (
     "age", "female", "imd_decile", "ltc_count", "risk_score", "any_covariate_imputed",
-    *(f"{m}_{w}m" for w in (12, 6, 3) for m in ("emergency_admissions", "inpatient_admissions", "ae_attendances",
+    *(f"{m}_{w}m" for w in (12, 6, 3, 1) for m in ("emergency_admissions", "inpatient_admissions", "ae_attendances",
                                                  "outpatient_appointments")),
 )
 COHORTS = tuple(c.code for c in COHORT_TERMS)

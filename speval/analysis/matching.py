@@ -242,6 +242,8 @@ class Matcher:
         self.t_rows, self.t_str, self.t_logit = t_rows, t_str, t_logit
         self.cand, self.c_str, self.c_logit, self.c_person = cand, c_str, c_logit, person_code[cand]
         self.lo, self.hi, self.pos = lo, hi, pos
+        self._by_person = None  # positions of each candidate person's rows (matching without replacement)
+        self._descending = None  # candidates by (stratum, logit descending, row) (matching with replacement)
 
     def match(self, settings: MatchSettings) -> MatchResult:
         """`match` under `settings` (see there)."""
@@ -254,11 +256,15 @@ class Matcher:
         t_rows, cand, lo, hi = self.t_rows, self.cand, self.lo, self.hi
 
         if settings.replace:
+            if self._descending is None:
+                self._descending = np.lexsort((cand, -self.c_logit, self.c_str))
             t_idx, c_pos = _match_with_replacement(self.t_logit, t_rows, self.t_str, self.c_logit, cand, self.c_str,
-                                                  lo, hi, self.pos, ratio, width)
+                                                  lo, hi, self.pos, ratio, width, self._descending)
         else:
+            if self._by_person is None:
+                self._by_person = _rows_by_person(self.c_person)
             t_idx, c_pos = _match_without_replacement(self.t_logit, t_rows, self.c_logit, cand, self.c_str,
-                                                      self.c_person, lo, hi, self.pos, ratio, width)
+                                                      self.c_person, self._by_person, lo, hi, self.pos, ratio, width)
 
         # Pairs ordered by treated row, then match order (t_idx/c_pos are already in match order per treated).
         pair_order = np.argsort(t_rows[t_idx], kind="stable")
@@ -282,7 +288,19 @@ def _processing_order(t_logit: np.ndarray, t_rows: np.ndarray) -> np.ndarray:
     return np.lexsort((t_rows, -t_logit))
 
 
-def _match_without_replacement(t_logit, t_rows, c_logit, cand, c_str, c_person, lo, hi, pos, ratio, width):
+def _rows_by_person(c_person: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions sorted by person, first and end index of each person's run): to withdraw all of a matched
+    person's rows (every stratum) at once."""
+    by_person = np.argsort(c_person, kind="stable")
+    person_sorted = c_person[by_person]
+    n_persons = int(c_person.max()) + 1 if c_person.size else 0
+    p_start = np.searchsorted(person_sorted, np.arange(n_persons), side="left")
+    p_end = np.searchsorted(person_sorted, np.arange(n_persons), side="right")
+    return by_person, p_start, p_end
+
+
+def _match_without_replacement(t_logit, t_rows, c_logit, cand, c_str, c_person, rows_by_person, lo, hi, pos, ratio,
+                               width):
     """Greedy k:1 in rounds over a union-find of available candidate positions.
 
     right[i] points towards the first available position >= i (len(cand) = none); left[i + 1] towards the last
@@ -298,12 +316,7 @@ def _match_without_replacement(t_logit, t_rows, c_logit, cand, c_str, c_person, 
     if m > 1:
         new_block[1:] = (c_str[1:] != c_str[:-1]) | (c_logit[1:] != c_logit[:-1])
     block_start = np.maximum.accumulate(np.where(new_block, np.arange(m), 0)) if m else new_block.astype(np.int64)
-    # positions of each candidate person, to withdraw all their rows (every stratum) once matched
-    by_person = np.argsort(c_person, kind="stable")
-    person_sorted = c_person[by_person]
-    n_persons = int(c_person.max()) + 1 if m else 0
-    p_start = np.searchsorted(person_sorted, np.arange(n_persons), side="left")
-    p_end = np.searchsorted(person_sorted, np.arange(n_persons), side="right")
+    by_person, p_start, p_end = rows_by_person
 
     def find_right(i: int) -> int:
         while right[i] != i:
@@ -356,7 +369,7 @@ def _match_without_replacement(t_logit, t_rows, c_logit, cand, c_str, c_person, 
     return np.asarray(out_t, dtype=np.int64), np.asarray(out_c, dtype=np.int64)
 
 
-def _match_with_replacement(t_logit, t_rows, t_str, c_logit, cand, c_str, lo, hi, pos, ratio, width):
+def _match_with_replacement(t_logit, t_rows, t_str, c_logit, cand, c_str, lo, hi, pos, ratio, width, desc):
     """Each treated takes its k nearest candidates of the stratum within the caliper, independently
     (vectorised). The k nearest lie among the k positions to the right of the insertion point (ascending
     logit, ties by row) and the k to its left; the left side is read from a copy sorted by (stratum, logit
@@ -372,8 +385,7 @@ def _match_with_replacement(t_logit, t_rows, t_str, c_logit, cand, c_str, lo, hi
     r_ok = r_pos < hi[:, None]
     r_pos = np.where(r_ok, r_pos, 0)
     r_dist = np.where(r_ok, c_logit[r_pos] - t_logit[:, None], np.inf)
-    # left side: the descending copy; within a stratum segment the same [lo, hi) bounds apply
-    desc = np.lexsort((cand, -c_logit, c_str))
+    # left side: the descending copy (`desc`); within a stratum segment the same [lo, hi) bounds apply
     d_logit = c_logit[desc]
     q0 = lo.copy()
     for s in np.unique(t_str):

@@ -1,6 +1,6 @@
 -- covariates_at(population): the matching covariates of every row of the table named `population`, measured at
 -- that row's `measured_on` date (ADR 0012, ADR 0017): age, sex, IMD decile, LTC count, risk score, and the count
--- of each measure in the 12, 6 and 3 months before `measured_on` (the windows [d - W months, d) of the
+-- of each measure in the 12, 6, 3 and 1 months before `measured_on` (the windows [d - W months, d) of the
 -- counting rules). Missing IMD decile, LTC count or risk score take the population mean (flagged), so no one
 -- is dropped for a blank. The population's own columns come first, unchanged.
 CREATE OR REPLACE MACRO covariates_at(population) AS TABLE
@@ -19,11 +19,16 @@ WITH pop AS (
            count(*) FILTER (WHERE e.measure = 'emergency_admissions' AND e.event_date >= three) AS emergency_admissions_3m,
            count(*) FILTER (WHERE e.measure = 'inpatient_admissions' AND e.event_date >= three) AS inpatient_admissions_3m,
            count(*) FILTER (WHERE e.measure = 'ae_attendances' AND e.event_date >= three) AS ae_attendances_3m,
-           count(*) FILTER (WHERE e.measure = 'outpatient_appointments' AND e.event_date >= three) AS outpatient_appointments_3m
+           count(*) FILTER (WHERE e.measure = 'outpatient_appointments' AND e.event_date >= three) AS outpatient_appointments_3m,
+           count(*) FILTER (WHERE e.measure = 'emergency_admissions' AND e.event_date >= one) AS emergency_admissions_1m,
+           count(*) FILTER (WHERE e.measure = 'inpatient_admissions' AND e.event_date >= one) AS inpatient_admissions_1m,
+           count(*) FILTER (WHERE e.measure = 'ae_attendances' AND e.event_date >= one) AS ae_attendances_1m,
+           count(*) FILTER (WHERE e.measure = 'outpatient_appointments' AND e.event_date >= one) AS outpatient_appointments_1m
     FROM (SELECT population_row, person_id, measured_on,
                  CAST(measured_on - to_months(12) AS DATE) AS twelve,
                  CAST(measured_on - to_months(6) AS DATE) AS six,
-                 CAST(measured_on - to_months(3) AS DATE) AS three
+                 CAST(measured_on - to_months(3) AS DATE) AS three,
+                 CAST(measured_on - to_months(1) AS DATE) AS one
           FROM pop) pop
     JOIN core.hospital_events e
       ON e.person_id = pop.person_id AND e.event_date >= pop.twelve AND e.event_date < pop.measured_on
@@ -50,7 +55,11 @@ SELECT pop.* EXCLUDE (population_row),
        coalesce(c.emergency_admissions_3m, 0) AS emergency_admissions_3m,
        coalesce(c.inpatient_admissions_3m, 0) AS inpatient_admissions_3m,
        coalesce(c.ae_attendances_3m, 0) AS ae_attendances_3m,
-       coalesce(c.outpatient_appointments_3m, 0) AS outpatient_appointments_3m
+       coalesce(c.outpatient_appointments_3m, 0) AS outpatient_appointments_3m,
+       coalesce(c.emergency_admissions_1m, 0) AS emergency_admissions_1m,
+       coalesce(c.inpatient_admissions_1m, 0) AS inpatient_admissions_1m,
+       coalesce(c.ae_attendances_1m, 0) AS ae_attendances_1m,
+       coalesce(c.outpatient_appointments_1m, 0) AS outpatient_appointments_1m
 FROM pop
 JOIN core.persons p USING (person_id)
 CROSS JOIN means

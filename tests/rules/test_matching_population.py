@@ -2,7 +2,7 @@
 
 Rules: sql/analysis/matching_population.sql (strata = referral week, Monday to Sunday, cut at the quarter's
 start; a candidate is measured at its stratum's first index date) and sql/macros/covariates_at.sql (counts
-of each measure over [d - W months, d) for W = 12, 6, 3, clamped to the month's end; age in the year of d),
+of each measure over [d - W months, d) for W = 12, 6, 3, 1, clamped to the month's end; age in the year of d),
 through analysis.matching_covariates and analysis.matched_covariates. One patient per case.
 """
 from __future__ import annotations
@@ -19,7 +19,9 @@ STRATA = {
 # A&E attendances of T-sunday-same-week (R = 2013-03-31), and which windows count them.
 EDGE_EVENTS = {
     "2013-03-31": (),  # on R: the after window
-    "2013-03-30": ("3m", "6m", "12m"),
+    "2013-03-30": ("1m", "3m", "6m", "12m"),
+    "2013-02-28": ("1m", "3m", "6m", "12m"),  # R - 1 month clamps 31 February to the 28th: first day
+    "2013-02-27": ("3m", "6m", "12m"),
     "2012-12-31": ("3m", "6m", "12m"),  # R - 3 months, clamped from 31 to 31 December: first day of the window
     "2012-12-30": ("6m", "12m"),
     "2012-09-30": ("6m", "12m"),  # R - 6 months clamps 31 September to the 30th: first day
@@ -61,7 +63,7 @@ def test_a_candidate_is_measured_at_its_strata_first_index_date(population):
                              "WHERE person_id = 'C-referred-elsewhere'") == [(0,)]
 
 
-@pytest.mark.parametrize("window", ["3m", "6m", "12m"])
+@pytest.mark.parametrize("window", ["1m", "3m", "6m", "12m"])
 def test_history_counts_are_taken_over_the_months_before_the_index_date(population, window):
     expected = sum(window in windows for windows in EDGE_EVENTS.values())
     assert population.select(f"SELECT ae_attendances_{window} FROM analysis.matching_covariates "
@@ -84,4 +86,4 @@ def test_matched_members_are_measured_again_at_the_index_date_they_take(populati
             AS t(setting, cohort, set_id, role, person_id, weight, index_date, measured_on)""")
     wh.build("analysis.matched_covariates")
     assert wh.select("SELECT role, ae_attendances_3m, ae_attendances_12m FROM analysis.matched_covariates "
-                     "ORDER BY role DESC") == [("treated", 2, 6), ("control", 2, 2)]
+                     "ORDER BY role DESC") == [("treated", 4, 8), ("control", 2, 2)]

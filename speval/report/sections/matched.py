@@ -43,7 +43,7 @@ MATCH_COVARIATES = [
     ("risk_score", "Risk score"),
     ("any_covariate_imputed", "Any characteristic imputed"),
     *[(f"{m}_{w}m", f"{label}, last {w} months")
-      for w in (12, 6, 3)
+      for w in (12, 6, 3, 1)
       for m, label in (("emergency_admissions", "Emergency admissions"),
                        ("inpatient_admissions", "In-patient admissions"),
                        ("ae_attendances", "A&E attendances"),
