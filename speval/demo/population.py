@@ -200,10 +200,12 @@ def select_referrals(seed, pop, counts, programme, monthly, first_month, already
 
 
 def _after_episode(rng, spike: AfterEpisode, elig, w, n_take: int, ms: int, me: int):
-    """Referral after an acute episode: up to ``n_take`` of the eligible persons whose latest emergency
-    admission or A&E attendance leaves a weekday of the month [ms, me] within ``spike.days`` days after it,
-    drawn with the selection weights ``w``; their referral day is a weekday drawn uniformly from
-    [episode + 1, episode + days] within the month (if those days are only a weekend, the next weekday).
+    """Referral after an acute episode: up to ``n_take`` of the eligible persons with an emergency admission or
+    A&E attendance that leaves a weekday of the month [ms, me] within ``spike.days`` days after it, drawn with
+    the selection weights ``w``; their referral day is a weekday drawn uniformly from [episode + 1, episode +
+    days] within the month (if those days are only a weekend, the next weekday). The episode is the person's
+    EARLIEST such one: taking the latest would select people with no episode between the referral and the
+    month's end, i.e. on their after window, a fall no comparison could or should reproduce.
 
     Returns (person index sorted, referral day, episode day).
     """
@@ -214,15 +216,16 @@ def _after_episode(rng, spike: AfterEpisode, elig, w, n_take: int, ms: int, me: 
     a, b = np.searchsorted(spike.day, [ms - spike.days, last_weekday])  # episodes in [ms - days, last_weekday)
     p, d = spike.person[a:b], spike.day[a:b]
     ok = elig[p]
-    latest = np.full(len(elig), -1, dtype=np.int64)
-    np.maximum.at(latest, p[ok], d[ok])
-    cand = np.nonzero(latest >= 0)[0]
+    none = np.iinfo(np.int64).max
+    earliest = np.full(len(elig), none, dtype=np.int64)
+    np.minimum.at(earliest, p[ok], d[ok])
+    cand = np.nonzero(earliest < none)[0]
     n_take = min(n_take, len(cand))
     if n_take == 0:
         return empty, empty, empty
     key = np.log(rng.random(len(cand))) / w[cand]
     idx = np.sort(cand[np.argpartition(-key, n_take - 1)[:n_take]])
-    e = latest[idx]
+    e = earliest[idx]
     lo, hi = np.maximum(e + 1, ms), np.minimum(e + spike.days, me)
     first, n_wd = weekdays_before(lo), weekdays_before(hi + 1) - weekdays_before(lo)
     day = nth_weekday(first + (rng.random(n_take) * np.maximum(n_wd, 1)).astype(np.int64))

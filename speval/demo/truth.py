@@ -236,8 +236,8 @@ def _spike(spike: dict) -> dict:
         "description": (
             "Referral after an acute episode. In every LTC and MH referral month, a share of the month's referral "
             "slots (rounded; drawn from the 'spike-LTC' / 'spike-MH' streams) was filled with eligible persons "
-            "(same eligibility as the usual selection, not yet referred) whose latest emergency admission or A&E "
-            "attendance (as simulated, before the effect) leaves a weekday of that month within 1..days days "
+            "(same eligibility as the usual selection, not yet referred) whose earliest emergency admission or A&E "
+            "attendance in the window (as simulated, before the effect) leaves a weekday of that month within 1..days days "
             "after it, drawn with the usual selection weights; their index (first referral) date is a weekday "
             "drawn uniformly from those days (the next weekday if they are only a weekend). The remaining slots "
             "were filled by the usual selection among the persons left, so the monthly volumes and the number "
