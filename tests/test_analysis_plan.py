@@ -180,3 +180,13 @@ def test_the_report_lists_the_departures_in_the_appendix_and_says_so_in_the_summ
     assert ('<th class="stub">bootstrap replicates</th>'
             f'<td class="text">{plan.bootstrap_replicates}</td><td class="text">200</td>') in appendix
     assert "The run followed the analysis plan." not in html
+
+
+def test_the_sensitivity_grid_is_the_plans():
+    """The 18 matching settings of the report's sensitivity table are the ones the plan names."""
+    from speval.analysis.matching import sensitivity_grid
+
+    grid = yaml.safe_load(plan_file().read_text(encoding="utf-8"))["sensitivity"]["matching_grid"]
+    planned = {(c, k, r) for c in grid["caliper"] for k in grid["ratio"] for r in grid["with_replacement"]}
+    assert {(s.caliper, s.ratio, s.replace) for s in sensitivity_grid()} == planned
+    assert len(sensitivity_grid()) == len(planned) == 18
