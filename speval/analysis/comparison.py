@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from speval.analysis.matching import (Matcher, MatchSettings, did_effect, propensity_logit, sensitivity_grid, smd,
-                                     treated_sd, variance_ratio)
+from speval.analysis.matching import (Matcher, MatchSettings, covariate_balance, did_effect, propensity_logit,
+                                     sensitivity_grid)
 from speval.run.vocabulary import COHORTS as COHORT_TERMS
 from speval.run.vocabulary import MEASURE_CODES as MEASURES
 
@@ -124,12 +124,10 @@ def balance(covariates: pl.DataFrame, matched: pl.DataFrame, settings: list[str]
             for c in COVARIATES:
                 row = {"setting": name, "cohort": cohort, "covariate": c}
                 if treated.height and candidates.height:
-                    sd = treated_sd(treated[c].to_numpy())
-                    row["smd_before"] = smd(treated[c].to_numpy(), candidates[c].to_numpy(), None, sd)
-                    if c_after.height:
-                        x_t, x_c = t_after[c].to_numpy().astype(float), c_after[c].to_numpy().astype(float)
-                        row["smd_after"] = smd(x_t, x_c, w_after, sd)
-                        row["variance_ratio_after"] = variance_ratio(x_t, x_c, w_after)
+                    row.update(covariate_balance(treated[c].to_numpy().astype(float),
+                                                 candidates[c].to_numpy().astype(float),
+                                                 t_after[c].to_numpy().astype(float),
+                                                 c_after[c].to_numpy().astype(float), w_after))
                 out.append(row)
     return pl.DataFrame(out, schema=BALANCE_SCHEMA).with_columns(pl.col("smd_before", "smd_after").fill_nan(None))
 

@@ -11,7 +11,7 @@ cobalt conventions (ADR 0012):
   No all-pairs distance matrix: candidates are sorted once and searched with `searchsorted`; without
   replacement a union-find "next free to the left / right" skips used candidates, so the cost is
   O((n + m) log m) rather than O(n·m).
-* `smd` / `treated_sd` / `balance_table` — standardised mean differences, cobalt's ATT convention.
+* `smd` / `treated_sd` / `covariate_balance` / `balance_table` — standardised mean differences, cobalt's ATT convention.
 * `did_effect` — difference in differences per patient over matched sets, ATT-weighted, with a cluster
   bootstrap over matched sets for the 95% interval, and the ratio of rate ratios; optionally also a
   regression-adjusted DiD (given covariates), which removes the bias that residual pre-period imbalance leaves
@@ -476,30 +476,34 @@ def variance_ratio(x_treated: np.ndarray, x_control: np.ndarray, w_control: np.n
     return float(np.var(x_treated, ddof=1)) / vc if vc > 0 else None
 
 
+def covariate_balance(x_treated: np.ndarray, x_candidates: np.ndarray, x_treated_after: np.ndarray,
+                      x_controls_after: np.ndarray, w_controls_after: np.ndarray) -> dict:
+    """One covariate's balance: SMD before matching (all treated vs all candidate rows, unweighted) and after
+    (matched treated vs their controls, ATT-weighted), both over the all-treated SD; and the variance ratio
+    after matching (NaN / None when there are no controls)."""
+    sd = treated_sd(x_treated)
+    matched = np.asarray(x_controls_after).size > 0
+    return {
+        "smd_before": smd(x_treated, x_candidates, None, sd),
+        "smd_after": smd(x_treated_after, x_controls_after, w_controls_after, sd) if matched else math.nan,
+        "variance_ratio_after": variance_ratio(x_treated_after, x_controls_after, w_controls_after)
+        if matched else None,
+    }
+
+
 def balance_table(X: np.ndarray, treated: np.ndarray, result: MatchResult,
                   names: list[str] | None = None) -> list[dict]:
-    """SMD of every column of X before matching (all treated vs all candidate rows, unweighted) and after
-    (matched treated vs their controls, ATT-weighted), with the all-treated SD as the denominator; and the
-    variance ratio after matching."""
+    """`covariate_balance` of every column of X, the treated and candidates being X's rows and the matched sets
+    those of `result`."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
     treated = np.asarray(treated, dtype=bool)
     names = names or [f"x{j}" for j in range(X.shape[1])]
     matched_t = np.unique(result.treated_row)
-    out = []
-    for j, name in enumerate(names):
-        col = X[:, j]
-        sd = treated_sd(col[treated])
-        out.append({
-            "covariate": name,
-            "smd_before": smd(col[treated], col[~treated], None, sd),
-            "smd_after": smd(col[matched_t], col[result.control_row], result.weight, sd)
-            if result.control_row.size else math.nan,
-            "variance_ratio_after": variance_ratio(col[matched_t], col[result.control_row], result.weight)
-            if result.control_row.size else None,
-        })
-    return out
+    return [{"covariate": name, **covariate_balance(X[treated, j], X[~treated, j], X[matched_t, j],
+                                                    X[result.control_row, j], result.weight)}
+            for j, name in enumerate(names)]
 
 
 # --------------------------------------------------------------------------------------------------------------
