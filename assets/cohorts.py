@@ -26,7 +26,8 @@ COHORT_TABLES = (
 )
 
 REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.wellbeing_measures",
-                    "analysis.attrition_steps", "analysis.groups")
+                    "analysis.attrition_steps", "analysis.groups", "analysis.progress_thresholds",
+                    "analysis.sroi_components")
 
 
 @dg.multi_asset(specs=[dg.AssetSpec(name.split("."), group_name="cohorts", kinds={"duckdb", "python"},
@@ -34,7 +35,8 @@ REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.we
                                     "reporting order, for the SQL rules to join to.")
                        for name in REFERENCE_TABLES])
 def reference_lists(warehouse: Warehouse):
-    """The cohorts, measures, well-being measures, attrition steps and groups, one table each."""
+    """The cohorts, measures, well-being measures, attrition steps, groups, well-being progress thresholds and SROI
+    components, one table each."""
     from speval.warehouse import write_reference_tables
 
     with warehouse.connect() as con:

@@ -3,6 +3,7 @@ difference-in-differences effects with 95% intervals (docs/contract/rules.md, AD
 from __future__ import annotations
 
 import dagster as dg
+import polars as pl
 
 from assets.sql_table import sql_table_asset
 from assets.resources import EvaluationSettings, Warehouse
@@ -96,23 +97,37 @@ def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
                                metadata={"imbalanced": dg.MetadataValue.json([[c, v, round(s, 3)] for c, v, s in bad])})
 
 
-@dg.asset(key=dg.AssetKey(["analysis", "matched_effects"]), deps=[matched_outcomes.key, matched_covariates.key],
-          group_name="matching", kinds={"duckdb", "python"})
-def matched_effects(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+@dg.multi_asset(specs=[
+    dg.AssetSpec(["analysis", "matched_effects"], deps=[matched_outcomes.key, matched_covariates.key],
+                 group_name="matching", kinds={"duckdb", "python"},
+                 description="Difference in differences per setting, cohort and measure with 95% intervals, rate "
+                 "ratios, the doubly robust estimate and E-values (ADR 0017)."),
+    dg.AssetSpec(["analysis", "effect_replicates"], group_name="matching", kinds={"duckdb", "python"},
+                 description="The primary setting's DiD bootstrap replicates per cohort and measure, which the "
+                 "economics cost (ADR 0019)."),
+])
+def matched_effects(settings: EvaluationSettings, warehouse: Warehouse):
     """Difference in differences (treated change minus matched-control change, per patient) with 95% cluster
     bootstrap intervals and rate ratios, per cohort and measure, for every matching setting; for the primary
     setting also the doubly robust estimate (regression-adjusted on the covariates at the index date) and the
     E-values (ADR 0017)."""
-    from speval.analysis.comparison import all_settings, effects
+    from speval.analysis.comparison import REPLICATES_SCHEMA, all_settings, effects
 
     with warehouse.connect() as con:
         outcomes = con.sql("SELECT * FROM analysis.matched_outcomes").pl()
         covariates = con.sql("SELECT * FROM analysis.matched_covariates").pl()
         parameters = settings.spec.parameters
+        replicates: list[pl.DataFrame] = []
         table = effects(outcomes, [name for name, _ in all_settings(_primary(settings))],
-                        n_boot=parameters.bootstrap_replicates, seed=parameters.seed, matched_covariates=covariates)
+                        n_boot=parameters.bootstrap_replicates, seed=parameters.seed, matched_covariates=covariates,
+                        replicates=replicates)
         replace_table(con, "analysis.matched_effects", table)
-    return dg.MaterializeResult(metadata={"dagster/row_count": table.height})
+        replace_table(con, "analysis.effect_replicates",
+                      pl.concat(replicates) if replicates else pl.DataFrame(schema=REPLICATES_SCHEMA))
+    yield dg.MaterializeResult(asset_key=dg.AssetKey(["analysis", "matched_effects"]),
+                               metadata={"dagster/row_count": table.height})
+    yield dg.MaterializeResult(asset_key=dg.AssetKey(["analysis", "effect_replicates"]),
+                               metadata={"dagster/row_count": sum(r.height for r in replicates)})
 
 
 matching_assets = [*matching_sql_assets, matched_sets, matched_covariates, balance, matched_outcomes, matched_effects]

@@ -134,7 +134,8 @@ def evaluation_report(context, settings: EvaluationSettings,
 
 @dg.asset(
     key=dg.AssetKey(["report", "run_manifest"]),
-    deps=[evaluation_report.key, *(dg.AssetKey(["raw", f"previous_{n}"]) for n in ("persons", "apc", "ae", "op"))],
+    deps=[evaluation_report.key, dg.AssetKey(["reference", "files"]),
+          *(dg.AssetKey(["raw", f"previous_{n}"]) for n in ("persons", "apc", "ae", "op"))],
     group_name="report",
     kinds={"json"},
 )
@@ -153,6 +154,7 @@ def run_manifest(context, settings: EvaluationSettings,
             " UNION ".join(f"SELECT DISTINCT file, sha256 FROM raw.previous_{name}" for name in ("persons", "apc", "ae", "op"))
             + " ORDER BY file"
         ).pl().to_dicts()
+        reference = con.sql("SELECT * FROM reference.files ORDER BY file").pl().to_dicts()
     outputs = [p for p in folder.rglob("*") if p.is_file() and p.name != "run_manifest.json"]
     manifest = write_manifest(
         folder / "run_manifest.json",
@@ -165,6 +167,7 @@ def run_manifest(context, settings: EvaluationSettings,
         outputs=outputs,
         compared_inputs=compared,
         not_read=meta["files_not_read"],
+        reference_data=reference,
     )
     publish_run_folder(folder, settings.spec.run_folder)
     return dg.MaterializeResult(

@@ -53,6 +53,9 @@ class EvaluationSettings(dg.ConfigurableResource):
                                       "plan's).")
     seed: int = Field(default=PLAN.seed, description="Random seed for matching ties and the bootstrap (default: "
                       "the analysis plan's).")
+    wellbeing_valuation: str = Field(default=PLAN.wellbeing_valuation, description="Basis of the well-being "
+                                     "value in the SROI: hact_wellbeing_valuation or wellby (default: the analysis "
+                                     "plan's).")
     max_quarantined_share: float = Field(default=0.5, description="A file with more than this share of its "
                                          "rows quarantined stops the run (0 to 1).")
     quarantine_share_min_rows: int = Field(default=20, description="...for files of at least this many rows.")
@@ -65,6 +68,7 @@ class EvaluationSettings(dg.ConfigurableResource):
             followup=FollowUpWindow(self.followup_min_days, self.followup_max_days),
             matching=MatchingMethod(self.caliper, self.ratio, self.with_replacement),
             bootstrap_replicates=self.bootstrap_replicates, seed=self.seed,
+            wellbeing_valuation=self.wellbeing_valuation,
             max_quarantined_share=self.max_quarantined_share,
             quarantine_share_min_rows=self.quarantine_share_min_rows,
         )
@@ -169,6 +173,7 @@ def settings_config(spec: RunSpec) -> dict:
         "with_replacement": parameters.matching.with_replacement,
         "bootstrap_replicates": parameters.bootstrap_replicates,
         "seed": parameters.seed,
+        "wellbeing_valuation": parameters.wellbeing_valuation,
         "max_quarantined_share": parameters.max_quarantined_share,
         "quarantine_share_min_rows": parameters.quarantine_share_min_rows,
     }

@@ -13,7 +13,7 @@ import dagster as dg
 from assets.resources import Warehouse
 from speval.warehouse import SQL_DIR, sql_text, sql_with_macros
 
-_TABLE_REF = re.compile(r"\b(raw|staged|core|analysis|audit)\.([a-z_]+)\b")
+_TABLE_REF = re.compile(r"\b(raw|staged|core|analysis|audit|reference)\.([a-z_]+)\b")
 # audit.files and audit.row_outcomes are written by the ingest and validate assets, table by table.
 _AUDIT_WRITERS = {"audit.files": "raw", "audit.row_outcomes": "staged"}
 

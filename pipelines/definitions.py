@@ -4,6 +4,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.cohorts import attrition_steps_never_increase, cohort_assets, core_assets
+from assets.economics import economics_assets, economics_checks
 from assets.ingest import delivery_files, previous_raw_assets, raw_assets, run_parameters
 from assets.matching import matching_assets, matching_checks
 from assets.outcomes import hospital_use_matches_attrition, outcome_assets
@@ -15,9 +16,9 @@ from pipelines.jobs import quarterly_evaluation
 
 defs = dg.Definitions(
     assets=[run_parameters, delivery_files, *raw_assets, *previous_raw_assets, *staged_assets, *audit_assets, *core_assets, *cohort_assets,
-            *outcome_assets, *matching_assets, *report_assets],
+            *outcome_assets, *matching_assets, *economics_assets, *report_assets],
     asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition, *matching_checks,
-                  *report_checks],
+                  *economics_checks, *report_checks],
     jobs=[quarterly_evaluation],
     schedules=[quarterly_report_schedule],
     resources={"settings": EvaluationSettings(), "warehouse": default_warehouse()},

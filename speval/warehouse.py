@@ -9,7 +9,7 @@ import polars as pl
 from speval.package_data import data_folder
 
 SQL_DIR = data_folder("sql")
-SCHEMAS = ("raw", "staged", "audit", "core", "analysis")
+SCHEMAS = ("raw", "staged", "audit", "reference", "core", "analysis")
 
 # Offline and explicit: no extension downloads, and a missing table never resolves to a Python variable.
 CONNECTION_CONFIG = {

@@ -141,15 +141,19 @@ EFFECT_SCHEMA = {"setting": pl.String, "cohort": pl.String, "measure": pl.String
                  "rate_ratio_adjusted": pl.Float64, "rr_adjusted_ci_low": pl.Float64,
                  "rr_adjusted_ci_high": pl.Float64, "e_value": pl.Float64, "e_value_ci": pl.Float64}
 MEMBER_KEY = ("setting", "cohort", "set_id", "role", "person_id")
+REPLICATES_SCHEMA = {"cohort": pl.String, "measure": pl.String, "replicate": pl.Int64, "did": pl.Float64}
 
 
 def effects(outcomes: pl.DataFrame, settings: list[str], n_boot: int, seed: int,
-            matched_covariates: pl.DataFrame | None = None) -> pl.DataFrame:
+            matched_covariates: pl.DataFrame | None = None, replicates: list[pl.DataFrame] | None = None
+            ) -> pl.DataFrame:
     """Difference in differences per setting, cohort and measure with cluster-bootstrap intervals and the ratio
     of rate ratios, with the E-value of the rate ratio. For the primary setting, given `matched_covariates`
     (analysis.matched_covariates), also the doubly robust estimate: the same matched sets with the control
     change regressed on the covariates measured at the index date (ADR 0017). A cohort with no matched sets
-    still gets its rows (n_treated 0, blank estimates)."""
+    still gets its rows (n_treated 0, blank estimates). Given a list as `replicates`, appends the primary
+    setting's DiD bootstrap replicates per cohort and measure to it (REPLICATES_SCHEMA; costed by the
+    economics, ADR 0019)."""
     from speval.analysis.sensitivity import e_value, e_value_of_interval
 
     if matched_covariates is not None:
@@ -177,5 +181,9 @@ def effects(outcomes: pl.DataFrame, settings: list[str], n_boot: int, seed: int,
                                rate_ratio_adjusted=e.rate_ratio_adjusted, rr_adjusted_ci_low=e.rr_adjusted_ci_low,
                                rr_adjusted_ci_high=e.rr_adjusted_ci_high, e_value=e_value(e.rate_ratio),
                                e_value_ci=e_value_of_interval(e.rr_ci_low, e.rr_ci_high))
+                    if replicates is not None and name == PRIMARY:
+                        replicates.append(pl.DataFrame({
+                            "cohort": cohort, "measure": measure, "replicate": np.arange(len(e.did_replicates)),
+                            "did": e.did_replicates}, schema=REPLICATES_SCHEMA))
                 out.append(row)
     return pl.DataFrame(out, schema=EFFECT_SCHEMA)

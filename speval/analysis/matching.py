@@ -531,6 +531,9 @@ class Effect:
     rate_ratio_adjusted: float | None = None
     rr_adjusted_ci_low: float | None = None
     rr_adjusted_ci_high: float | None = None
+    # the bootstrap replicates of `did` (replicate b of every measure of a cohort resamples the same matched sets:
+    # same seed, same sets), so quantities built from several measures get intervals from one distribution
+    did_replicates: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def _effect_stats(s: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -679,7 +682,7 @@ def did_effect(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, b
                   did_ci_low=did_low, did_ci_high=did_high, rate_ratio=rr if rr_defined else None,
                   rr_ci_low=rr_low, rr_ci_high=rr_high, did_adjusted=adjusted, did_adjusted_ci_low=adj_low,
                   did_adjusted_ci_high=adj_high, rate_ratio_adjusted=rr_adj, rr_adjusted_ci_low=rr_adj_low,
-                  rr_adjusted_ci_high=rr_adj_high)
+                  rr_adjusted_ci_high=rr_adj_high, did_replicates=did_reps)
 
 
 def _implied_rate_ratio(treated_after: np.ndarray, did_adjusted: np.ndarray) -> np.ndarray:

@@ -19,10 +19,13 @@ import polars as pl
 
 from speval.ingest.files import sha256_of
 from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST
-from speval.run.vocabulary import COHORTS, MEASURE_CODES
+from speval.run.vocabulary import COHORTS, COST_BASES, COST_ITEMS, MEASURE_CODES, VALUE_SCENARIOS
 
 COHORT_ORDER = f"list_position({[c.code for c in COHORTS]}, cohort)"
 MEASURE_ORDER = f"list_position({list(MEASURE_CODES)}, measure)"
+BASIS_ORDER = f"list_position({[b.code for b in COST_BASES]}, basis)"
+ITEM_ORDER = f"list_position({[i.code for i in COST_ITEMS]}, item)"
+SCENARIO_ORDER = f"list_position({[s.code for s in VALUE_SCENARIOS]}, scenario)"
 
 # Contract table → (warehouse table, columns in contract order, row order). Matching tables hold every
 # setting of the sensitivity analysis; the contract's tables are the primary setting's rows.
@@ -56,6 +59,26 @@ CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
         "source, file",
     ),
     "quarantine": ("audit.quarantine", ("source", "file", "row_number", "reason"), "source, file, row_number"),
+    "wellbeing_progress": ("analysis.wellbeing_progress", ("measures_progressed", "n_followup", "n", "pct"),
+                           "measures_progressed_order"),
+    "costs_avoided": (
+        "analysis.costs_avoided",
+        ("basis", "cohort", "item", "events_avoided_per_patient", "unit_cost_gbp", "saving_per_patient_gbp",
+         "saving_ci_low_gbp", "saving_ci_high_gbp"),
+        f"{BASIS_ORDER}, {ITEM_ORDER}",
+    ),
+    "value_for_money": (
+        "analysis.value_for_money",
+        ("basis", "scenario", "years", "discount_rate", "benefit_gbp", "cost_gbp", "roi", "roi_ci_low", "roi_ci_high",
+         "prob_roi_at_least_1", "payback_months"),
+        f"{BASIS_ORDER}, {SCENARIO_ORDER}",
+    ),
+    "sroi": (
+        "analysis.sroi",
+        ("component", "quantity", "unit", "value_low_gbp", "value_high_gbp", "per_pound_low", "per_pound_high",
+         "source"),
+        "component_order",
+    ),
 }
 
 # Analysis tables beyond the contract, written to tables/ with the contract's tables (same conventions:
@@ -242,13 +265,15 @@ def package_versions() -> dict[str, str]:
 
 def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: list[dict], code: dict,
                    outputs: list[Path], compared_inputs: list[dict] = (), not_read: list[dict] = (),
-                   analysis_plan: dict | None = None, deviations_from_plan: list[dict] = ()) -> dict:
+                   analysis_plan: dict | None = None, deviations_from_plan: list[dict] = (),
+                   reference_data: list[dict] = ()) -> dict:
     """Every input with its sha256, the deliveries used, parameters, code and package versions, and the
     sha256 of every output (paths relative to the run folder). `compared_inputs`: files read only to show
     what the delivery in use revised (the previous HES delivery), not used by the analysis. `not_read`:
     files and folders found where deliveries are kept but not read, with the reason. `analysis_plan`: the
     plan's file, sha256 and version; `deviations_from_plan`: each run parameter that differs from it
-    (speval/run/plan.py)."""
+    (speval/run/plan.py). `reference_data`: the economic reference files (data/reference/) with their sha256
+    and rows by status."""
     manifest = {
         "manifest_version": 1,
         "parameters": parameters,
@@ -256,6 +281,7 @@ def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: li
         "deviations_from_plan": list(deviations_from_plan),
         "deliveries": deliveries,
         "inputs": inputs,
+        "reference_data": list(reference_data),
         "compared_inputs": list(compared_inputs),
         "not_read": list(not_read),
         "code_version": code,

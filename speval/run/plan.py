@@ -42,6 +42,7 @@ class AnalysisPlan:
     primary_outcome: str
     primary_cohort: str
     primary_estimator: str
+    wellbeing_valuation: str  # the basis of the well-being value in the SROI (data/reference/wellbeing_proxies.csv)
 
     @property
     def file(self) -> str:
@@ -92,6 +93,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "primary_outcome": (("primary", "outcome"), "str"),
     "primary_cohort": (("primary", "cohort"), "str"),
     "primary_estimator": (("primary", "estimator"), "str"),
+    "wellbeing_valuation": (("economics", "wellbeing_valuation"), "str"),
 }
 _CHECKS = {
     "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
@@ -153,6 +155,8 @@ def _compared(plan: AnalysisPlan, parameters) -> list[tuple[str, str, Any, Any]]
          matching.with_replacement),
         ("bootstrap replicates", "bootstrap_replicates", plan.bootstrap_replicates, parameters.bootstrap_replicates),
         ("random seed", "seed", plan.seed, parameters.seed),
+        ("well-being valuation basis of the SROI", "wellbeing_valuation", plan.wellbeing_valuation,
+         parameters.wellbeing_valuation),
     ]
 
 

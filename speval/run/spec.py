@@ -72,6 +72,7 @@ class AnalysisParameters:
     matching: MatchingMethod = field(default_factory=MatchingMethod)
     bootstrap_replicates: int = _planned("bootstrap_replicates")
     seed: int = _planned("seed")
+    wellbeing_valuation: str = _planned("wellbeing_valuation")
     # A file of at least `quarantine_share_min_rows` rows (total rows aside) with more than
     # `max_quarantined_share` of them quarantined stops the run (docs/decisions/0013-run-isolation.md).
     max_quarantined_share: float = 0.5
@@ -81,7 +82,7 @@ class AnalysisParameters:
     def from_plan(cls, plan: AnalysisPlan, **others) -> AnalysisParameters:
         """The parameters the plan fixes (the quarantine limits, which it does not, from `others` or defaults)."""
         return cls(FollowUpWindow.from_plan(plan), MatchingMethod.from_plan(plan), plan.bootstrap_replicates,
-                   plan.seed, **others)
+                   plan.seed, plan.wellbeing_valuation, **others)
 
     def check(self) -> None:
         if not 0 <= self.followup.min_days <= self.followup.max_days:
@@ -90,6 +91,11 @@ class AnalysisParameters:
             raise RunRefused("matching needs caliper > 0 and ratio >= 1")
         if self.bootstrap_replicates < 100:
             raise RunRefused("bootstrap_replicates must be at least 100")
+        from speval.economics.reference import WELLBEING_BASES
+
+        if self.wellbeing_valuation not in WELLBEING_BASES:
+            raise RunRefused(f"wellbeing_valuation must be {' or '.join(WELLBEING_BASES)}, "
+                             f"got {self.wellbeing_valuation!r}")
         if not 0 <= self.max_quarantined_share <= 1:
             raise RunRefused(f"max_quarantined_share must be between 0 and 1, got {self.max_quarantined_share}")
         if self.quarantine_share_min_rows < 1:
@@ -182,6 +188,7 @@ def parameters_row(spec: RunSpec) -> pl.DataFrame:
             "extracted_on": pl.Series([used.hes_manifest.extracted_on], dtype=pl.Date),
             "followup_min_days": [spec.parameters.followup.min_days],
             "followup_max_days": [spec.parameters.followup.max_days],
+            "wellbeing_valuation": [spec.parameters.wellbeing_valuation],
             "hes_delivery": [used.hes],
             "previous_hes_delivery": pl.Series([used.previous_hes], dtype=pl.String),
             "outcome_tool_delivery": [used.outcome_tool],

@@ -76,6 +76,52 @@ UNMATCHED_REASONS = (
     Term("candidates used up", "Close candidates already matched to others"),
 )
 
+@dataclass(frozen=True)
+class Threshold(Term):
+    """Referrals progressing on at least `at_least` well-being measures."""
+
+    at_least: int
+
+
+PROGRESS_THRESHOLDS = (Threshold("at_least_1", "Progress on at least one measure", 1),
+                       Threshold("at_least_4", "Progress on four or more measures", 4))
+
+COST_BASES = (Term("naive", "Before and after (no comparison group)"),
+              Term("matched", "Against the matched comparison group"))
+
+#: The items costed once each (other admissions = in-patient minus emergency admissions), and their sum.
+COST_ITEMS = (
+    Term("emergency_admissions", "Emergency admissions"),
+    Term("other_admissions", "Other (elective and day-case) admissions"),
+    Term("ae_attendances", "A&E attendances"),
+    Term("outpatient_appointments", "Outpatient appointments"),
+    Term("total", "Total"),
+)
+
+
+@dataclass(frozen=True)
+class Scenario(Term):
+    """How long the benefit is counted: `years`, falling each year by `drop_off` of its first-year value."""
+
+    years: int
+    drop_off: float | None  # None: the benefit to date (no projection)
+
+
+VALUE_SCENARIOS = (
+    Scenario("to_date", "Benefits to date, if they last one year", 1, None),
+    Scenario("drop_off_0", "Five years, benefits sustained", 5, 0.0),
+    Scenario("drop_off_20", "Five years, benefits falling 20% a year", 5, 0.20),
+    Scenario("drop_off_33", "Five years, benefits falling 33% a year", 5, 0.333),
+)
+
+SROI_COMPONENTS = (
+    Term("wellbeing", "Well-being of referred patients"),
+    Term("volunteering", "Volunteering in funded services"),
+    Term("welfare", "Welfare benefits claimed"),
+    Term("leverage", "Additional funding secured by providers"),
+    Term("total", "Total"),
+)
+
 SMD_THRESHOLD = 0.1  # |SMD| below this is conventionally "balanced" (Austin 2009; cobalt's m.threshold)
 QUARANTINE_WARNING_SHARE = 0.05  # share of a file's rows quarantined above which the supplier is asked why
 
@@ -96,4 +142,7 @@ def reference_tables() -> dict[str, pl.DataFrame]:
         "analysis.wellbeing_measures": ordered(WELLBEING_MEASURES, "measure"),
         "analysis.attrition_steps": ordered(ATTRITION_STEPS, "step"),
         "analysis.groups": ordered(GROUPS, "group"),
+        "analysis.progress_thresholds": ordered(PROGRESS_THRESHOLDS, "measures_progressed",
+                                                at_least=[t.at_least for t in PROGRESS_THRESHOLDS]),
+        "analysis.sroi_components": ordered(SROI_COMPONENTS, "component"),
     }

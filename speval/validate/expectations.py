@@ -106,11 +106,34 @@ def suite(name: str, c: Coverage) -> list:
     return declared(SPECS[name]) + ROW_RULES.get(name, lambda _: [])(c)
 
 
+def reference_suite(name: str) -> list:
+    """The expectations for the reference table `name` (speval/economics/reference.py declares its fields):
+    its columns, the fields never blank, the code sets, the ranges, financial years written 2013/14, and one
+    row per key."""
+    from speval.economics.reference import FINANCIAL_YEAR, REFERENCE
+
+    spec = REFERENCE[name]
+    return [
+        *columns(*spec.columns),
+        *never_blank(*(f.name for f in spec.fields if f.required)),
+        *(e for f in spec.fields if f.codes for e in one_of(f.name, *f.codes)),
+        *(e for f in spec.fields if f.min is not None or f.max is not None for e in between(f.name, f.min, f.max)),
+        *(e for f in spec.fields if f.kind == "year" for e in matches(f.name, FINANCIAL_YEAR)),
+        *(unique(spec.key[0]) if len(spec.key) == 1 else
+          [_gx().expectations.ExpectCompoundColumnsToBeUnique(column_list=list(spec.key))]),
+    ]
+
+
 _CONTEXT = None
 
 
 def validate(name: str, frame: pd.DataFrame, coverage: Coverage) -> list[dict]:
     """Validate `frame` (a staged table) against its suite; return the failed expectations (no cell values)."""
+    return run_suite(f"staged_{name}", frame, suite(name, coverage))
+
+
+def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list) -> list[dict]:
+    """Validate `frame` against `expectations`; return the failed expectations (no cell values)."""
     global _CONTEXT
     gx = _gx()
     if _CONTEXT is None:
@@ -118,17 +141,18 @@ def validate(name: str, frame: pd.DataFrame, coverage: Coverage) -> list[dict]:
         _CONTEXT.variables.progress_bars = {"globally": False}
         _CONTEXT.data_sources.add_pandas("staged")
     source = _CONTEXT.data_sources.get("staged")
-    asset = source.add_dataframe_asset(name=f"{name}_{len(source.assets)}")
+    asset = source.add_dataframe_asset(name=f"{suite_name}_{len(source.assets)}")
     batch = asset.add_batch_definition_whole_dataframe("all rows").get_batch(batch_parameters={"dataframe": frame})
-    expectations = gx.ExpectationSuite(name=f"staged_{name}", expectations=suite(name, coverage))
-    result = batch.validate(expectations)
+    result = batch.validate(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     failed = []
     for r in result.results:
         if not r.success:
             config = r.expectation_config
             failed.append({
                 "expectation": config.type,
-                "column": config.kwargs.get("column") or f"{config.kwargs.get('column_A')} vs {config.kwargs.get('column_B')}",
+                "column": config.kwargs.get("column") or (", ".join(config.kwargs["column_list"])
+                                                          if config.kwargs.get("column_list") else
+                                                          f"{config.kwargs.get('column_A')} vs {config.kwargs.get('column_B')}"),
                 "unexpected_count": (r.result or {}).get("unexpected_count"),
                 "element_count": (r.result or {}).get("element_count"),
                 "error": (r.exception_info or {}).get("exception_message") if r.exception_info else None,
