@@ -101,11 +101,14 @@ def every_month_has_wages(warehouse: Warehouse) -> dg.AssetCheckResult:
                      deps=[dg.AssetKey(["analysis", "programme_cost"]), dg.AssetKey(["analysis", "referred_to_date"])],
                      description="Return on investment to date and over five years with drop-off, payback, and "
                      "on the matched basis the ROI's 95% interval and probability of ROI ≥ 1."),
+        dg.AssetSpec(["analysis", "value_inputs"], group_name="economics", kinds={"duckdb", "python"},
+                     description="Per basis, what the scenarios start from: saving per patient, people referred, "
+                     "annual benefit, costs and the price year."),
     ],
 )
 def costs_and_value(warehouse: Warehouse):
     """Cost the naive change and the matched DiD (and its bootstrap replicates), then the ROI scenarios."""
-    from speval.economics.value import COSTED_COHORT, costs_avoided, value_for_money
+    from speval.economics.value import COSTED_COHORT, costs_avoided, value_for_money, value_inputs
     from speval.analysis.comparison import PRIMARY
 
     with warehouse.connect() as con:
@@ -119,14 +122,19 @@ def costs_and_value(warehouse: Warehouse):
         unit_costs = dict(con.execute("SELECT item, unit_cost_gbp FROM analysis.unit_costs").fetchall())
         referred_to_date, referred_last_year = one(con, "SELECT * FROM analysis.referred_to_date")
         cost_to_date, annual_cost = one(con, "SELECT cost_to_date_gbp, annual_cost_gbp FROM analysis.programme_cost")
+        price_year = one(con, "SELECT any_value(price_year) FROM analysis.unit_costs")[0]
         costs, totals = costs_avoided(naive, matched, replicates, unit_costs)
         value = value_for_money(totals, referred_to_date, referred_last_year, cost_to_date, annual_cost)
+        inputs = value_inputs(totals, referred_to_date, referred_last_year, cost_to_date, annual_cost, price_year)
         replace_table(con, "analysis.costs_avoided", costs)
         replace_table(con, "analysis.value_for_money", value)
+        replace_table(con, "analysis.value_inputs", inputs)
     yield dg.MaterializeResult(asset_key=dg.AssetKey(["analysis", "costs_avoided"]),
                                metadata={"dagster/row_count": costs.height})
     yield dg.MaterializeResult(asset_key=dg.AssetKey(["analysis", "value_for_money"]),
                                metadata={"dagster/row_count": value.height})
+    yield dg.MaterializeResult(asset_key=dg.AssetKey(["analysis", "value_inputs"]),
+                               metadata={"dagster/row_count": inputs.height})
 
 
 economics_assets = [reference_data, *economics_sql_assets, costs_and_value]

@@ -100,6 +100,26 @@ def costs_avoided(naive_change: dict[str, float] | None, matched_did: dict[str, 
     return table, totals
 
 
+INPUTS_SCHEMA = {"basis": pl.String, "saving_per_patient_gbp": pl.Float64, "referred_to_date": pl.Int64,
+                 "referred_last_year": pl.Int64, "annual_benefit_gbp": pl.Float64, "cost_to_date_gbp": pl.Float64,
+                 "annual_cost_gbp": pl.Float64, "price_year": pl.String}
+
+
+def value_inputs(totals: dict[str, Saving], referred_to_date: int, referred_last_year: int,
+                 cost_to_date: float | None, annual_cost: float | None, price_year: str | None) -> pl.DataFrame:
+    """What the value-for-money scenarios start from, per basis (tables/value_inputs.csv): the total saving per
+    patient, the people it is scaled to, the annual benefit B and the costs, so an auditor or
+    `speval value-for-money --run` can redo the arithmetic."""
+    rows = []
+    for basis in (b.code for b in COST_BASES):
+        per_patient = totals.get(basis, Saving(None)).per_patient
+        rows.append({"basis": basis, "saving_per_patient_gbp": per_patient, "referred_to_date": referred_to_date,
+                     "referred_last_year": referred_last_year,
+                     "annual_benefit_gbp": None if per_patient is None else per_patient * referred_last_year,
+                     "cost_to_date_gbp": cost_to_date, "annual_cost_gbp": annual_cost, "price_year": price_year})
+    return pl.DataFrame(rows, schema=INPUTS_SCHEMA)
+
+
 def value_for_money(totals: dict[str, Saving], referred_to_date: int, referred_last_year: int,
                     cost_to_date: float | None, annual_cost: float | None) -> pl.DataFrame:
     """value_for_money.csv rows: per basis, the benefit to date (total saving per patient × referred to date,

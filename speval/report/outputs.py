@@ -88,6 +88,7 @@ CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
 EFFECT_ESTIMATES_COLUMNS = ("cohort", "measure", "estimator", "estimate", "ci_low", "ci_high", "rate_ratio",
                             "rr_ci_low", "rr_ci_high", "e_value", "e_value_ci")
 EXTRA_TABLES: dict[str, str] = {
+    "value_inputs": f"SELECT * FROM analysis.value_inputs ORDER BY {BASIS_ORDER}",
     "effect_estimates": f"""
         SELECT {", ".join(EFFECT_ESTIMATES_COLUMNS)} FROM (
             SELECT cohort, measure, 'did' AS estimator, 1 AS estimator_order,
