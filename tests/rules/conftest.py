@@ -27,7 +27,7 @@ from speval.warehouse import SQL_DIR, build, connect, sql_with_macros, write_ref
 
 # The pattern of `assets.sql_table.referenced_tables` (the asset graph's lineage), restated so these tests do
 # not import Dagster (~2 s).
-_TABLE_REF = re.compile(r"\b(raw|staged|core|analysis|audit)\.([a-z_]+)\b")
+_TABLE_REF = re.compile(r"\b(raw|staged|core|analysis|audit|reference)\.([a-z_]+)\b")
 
 # How `speval.validate.rules.typed_expression` types each contract column kind in `staged` (checked by
 # tests/rules/test_validation_rules.py::test_rule_harness_types_staged_tables_as_validation_does).
@@ -44,6 +44,7 @@ DEFAULT_PARAMETERS = {
     "cutoff": dt.date(2013, 12, 31),
     "followup_min_days": 84,
     "followup_max_days": 140,
+    "wellbeing_valuation": "hact_wellbeing_valuation",
 }
 
 
