@@ -3,6 +3,8 @@
     speval run --quarter 2013Q4 [--programme LTC] [--data-dir data/raw] [--out reports/out]
                [--warehouse data/warehouse.duckdb] [--verbose]
     speval demo-data --out data/raw [--scale 1.0] [--seed 42] [--spike-share 0]
+    speval value-for-money (--annual-benefit GBP --cost GBP | --run RUN_FOLDER [--cost GBP])
+               [--years 5] [--discount-rate 0.035] [--drop-off 0 --drop-off 0.2 --drop-off 0.333] [--out FILE.csv]
 
 `run` builds the run's specification (speval/run/spec.py) and refuses an impossible run before the job
 starts, with one line and exit code 2: a malformed or unknown quarter or programme, a quarter that has not
@@ -192,6 +194,25 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _value_for_money(args: argparse.Namespace) -> int:
+    from speval.economics.calculator import CalculatorRefused, calculate, render, write_scenarios
+
+    try:
+        calc = calculate(annual_benefit=args.annual_benefit, cost=args.cost, run=args.run, years=args.years,
+                         discount_rate=args.discount_rate, drop_offs=args.drop_off)
+    except CalculatorRefused as refused:
+        return _fail_one_line(f"speval value-for-money refused: {refused}", REFUSED)
+    out = Path(args.out)
+    try:
+        write_scenarios(calc.table, out)
+    except OSError as error:
+        return _fail_one_line(f"speval value-for-money: {out} cannot be written ({error.strerror or error}); "
+                              "use --out")
+    print(render(calc))
+    print(f"\nScenarios written to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from speval.run.spec import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_WAREHOUSE
     from speval.run.vocabulary import PROGRAMMES
@@ -232,6 +253,40 @@ def main(argv: list[str] | None = None) -> int:
                       "or A&E attendance in the days before, referred 1-28 days after it; monthly volumes are "
                       "unchanged (a harder selection for benchmarks; 0 = off)")
     demo.set_defaults(func=_demo_data)
+
+    from speval.economics.calculator import DEFAULT_OUT, MAX_YEARS
+    from speval.economics.scenarios import DISCOUNT_RATE, PAYBACK_HORIZON_MONTHS, YEARS
+
+    vfm = sub.add_parser(
+        "value-for-money", help="value-for-money scenarios (benefit, ROI, payback) from your numbers or a run",
+        description="Project a year's benefit over several years, falling each year by a share of its first-year "
+        "value (the drop-off) and discounted (first year not discounted), against a year's cost: the benefit, "
+        "the return on investment (benefit / cost) and the months to payback (monthly benefit, undiscounted, "
+        f"adding up to the cost; reported as not reached beyond {PAYBACK_HORIZON_MONTHS} months). Give either "
+        "--annual-benefit and --cost, or --run with a finished run's folder: each basis of its "
+        "tables/value_inputs.csv (naive, matched) is recomputed, with the benefit to date first (saving per "
+        "patient x people referred to date against the cost to date, one year, undiscounted). Prints a table "
+        "and writes the rows to a CSV (columns basis, scenario, years, discount_rate, drop_off, "
+        "annual_benefit_gbp, benefit_gbp, cost_gbp, roi, payback_months; unrounded; basis `entered` for numbers "
+        "typed in, naive or matched from a run). Exit codes: 0 written; "
+        "1 the CSV could not be written; 2 the input was refused (one line says why).",
+        epilog="Example (the 2014 evaluation's figures): speval value-for-money --annual-benefit 415000 "
+        "--cost 573769. The rules are in docs/contract/rules.md (Value for money).")
+    vfm.add_argument("--annual-benefit", metavar="GBP", help="the benefit of one year's referrals in pounds "
+                     "(e.g. 415000 or 415,000; may be negative); needs --cost; not with --run")
+    vfm.add_argument("--cost", metavar="GBP", help="the programme's annual cost in pounds, more than 0; with "
+                     "--run it replaces the run's annual cost in the drop-off scenarios (not the cost to date)")
+    vfm.add_argument("--run", metavar="RUN_FOLDER", help="a finished run's folder (e.g. reports/out/LTC/2013Q4), "
+                     "the one holding tables/value_inputs.csv, or that file itself")
+    vfm.add_argument("--years", default=str(YEARS), metavar="N", help=f"years the benefit is counted, 1 to "
+                     f"{MAX_YEARS} (default: {YEARS})")
+    vfm.add_argument("--discount-rate", default=str(DISCOUNT_RATE), metavar="RATE", help="yearly discount rate "
+                     f"from 0 to below 1 (default: {DISCOUNT_RATE}, HM Treasury Green Book 3.5%%)")
+    vfm.add_argument("--drop-off", action="append", metavar="SHARE", help="share of the first-year benefit lost "
+                     "each further year, 0 to 1; repeat for several scenarios (default: 0, 0.2 and 0.333)")
+    vfm.add_argument("--out", default=DEFAULT_OUT, metavar="FILE.csv", help="the CSV to write (default: "
+                     f"{DEFAULT_OUT} in the current folder; its folder is created if needed)")
+    vfm.set_defaults(func=_value_for_money)
 
     args = parser.parse_args(argv)
     try:

@@ -131,9 +131,12 @@ def _typed(spec: ReferenceFile, raw: pl.DataFrame, shown: str) -> tuple[pl.DataF
         col, written = pl.col(f.name), pl.col(f"{f.name}__as_written")
         if f.required:
             checks.append((written.is_null(), f"{f.name} is blank"))
-        if f.kind in ("number", "date"):
+        if f.kind == "number":  # NaN and infinity parse as floats but are not numbers a cost can be
+            checks.append((col.is_null() & written.is_not_null() | col.is_nan() | col.is_infinite(),
+                           f"{f.name} is not a number"))
+        if f.kind == "date":
             checks.append((col.is_null() & written.is_not_null(),
-                           f"{f.name} is not a {'number' if f.kind == 'number' else 'date written YYYY-MM-DD'}"))
+                           f"{f.name} is not a date written YYYY-MM-DD"))
         if f.kind == "year":
             well_formed = col.str.contains(FINANCIAL_YEAR)
             consecutive = (col.str.slice(5, 2).cast(pl.Int32, strict=False)
@@ -142,10 +145,10 @@ def _typed(spec: ReferenceFile, raw: pl.DataFrame, shown: str) -> tuple[pl.DataF
                            f"{f.name} is not a financial year written like 2013/14"))
         if f.codes:
             checks.append((col.is_not_null() & ~col.is_in(f.codes), f"{f.name} is not one of {', '.join(f.codes)}"))
-        if f.min is not None:
-            checks.append((col < f.min, f"{f.name} is below {f.min:g}"))
+        if f.min is not None:  # ranges are checked on numbers only (not a number is said above)
+            checks.append((col.is_finite() & (col < f.min), f"{f.name} is below {f.min:g}"))
         if f.max is not None:
-            checks.append(((col >= f.max) if f.max_exclusive else (col > f.max),
+            checks.append((col.is_finite() & ((col >= f.max) if f.max_exclusive else (col > f.max)),
                            f"{f.name} is {'not below' if f.max_exclusive else 'above'} {f.max:g}"))
     for expr, rule in checks:
         bad = typed.filter(expr.fill_null(False))["row"]

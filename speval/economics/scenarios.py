@@ -39,8 +39,9 @@ def payback_months(annual_benefit: float, annual_cost: float, drop_off: float,
                    horizon: int = PAYBACK_HORIZON_MONTHS) -> int | None:
     """The smallest whole number of months m whose benefit (B/12 a month, undiscounted, falling by `drop_off`
     of the first-year value at the start of each new year) adds up to `annual_cost`; None when it is not
-    reached within `horizon` months, or when the benefit is not positive."""
-    if not (annual_benefit > 0 and annual_cost >= 0):
+    reached within `horizon` months, or when the benefit or the cost is not positive (no cost, no payback to
+    speak of, as the ROI is then undefined too)."""
+    if not (annual_benefit > 0 and annual_cost > 0):
         return None
     month = np.arange(horizon)
     monthly = annual_benefit / 12.0 * np.maximum(0.0, 1.0 - drop_off * (month // 12))

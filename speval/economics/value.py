@@ -148,6 +148,7 @@ def value_for_money(totals: dict[str, Saving], referred_to_date: int, referred_l
                 if saving.replicates is not None and row["roi"] is not None:
                     roi_reps = ratio(project(saving.replicates * scale), cost)
                     row["roi_ci_low"], row["roi_ci_high"] = _interval(roi_reps)
-                    row["prob_roi_at_least_1"] = float(np.mean(roi_reps >= 1.0))
+                    finite = roi_reps[np.isfinite(roi_reps)]  # the same replicates as the interval
+                    row["prob_roi_at_least_1"] = float(np.mean(finite >= 1.0)) if finite.size else None
             rows.append(row)
     return pl.DataFrame(rows, schema=VALUE_SCHEMA)
