@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 REFUSED = 2  # exit code of a run refused before it starts
-STAGES = ("ingest", "validate", "core", "cohorts", "outcomes", "matching", "report")  # asset groups, in flow order
+STAGES = ("ingest", "validate", "core", "cohorts", "outcomes", "matching", "economics", "report")  # asset groups, in flow order
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -118,7 +118,7 @@ def test_a_successful_run_is_quiet_and_runs_with_dagster_home_exported(tmp_path)
     lines = done.stdout.splitlines()
     assert lines[0].startswith("LTC 2013Q4: HES delivery 2013Q4 (cut-off 2013-12-31), outcome-tool export 2013Q4")
     assert [line.split(":")[0].strip() for line in lines[1:-1]] == [
-        "ingest", "validate", "core", "cohorts", "outcomes", "matching", "report"]
+        "ingest", "validate", "core", "cohorts", "outcomes", "matching", "economics", "report"]
     assert lines[-1] == f"Report: {(tmp_path / 'out' / 'LTC' / '2013Q4' / 'evaluation_report.pdf').resolve()}"
     assert done.stderr == ""
     assert any((home / ".dagster").rglob("*.db"))  # the run is in the instance's history
