@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.versions import code_version
 from assets.sql_table import sql_table_asset
 from assets.resources import Warehouse
 from speval.warehouse import one
@@ -31,6 +32,7 @@ REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.we
 
 
 @dg.multi_asset(specs=[dg.AssetSpec(name.split("."), group_name="cohorts", kinds={"duckdb", "python"},
+                                    code_version=code_version("speval.run.vocabulary", "speval.warehouse"),
                                     description="Written from the vocabulary (speval/run/vocabulary.py): codes in "
                                     "reporting order, for the SQL rules to join to.")
                        for name in REFERENCE_TABLES])

@@ -7,18 +7,22 @@ import dagster as dg
 
 from assets.resources import Warehouse
 from assets.sql_table import sql_table_asset
+from assets.versions import code_version
 from speval.economics.reference import REFERENCE_FILES
 from speval.economics.value import ITEMS
 from speval.warehouse import one, replace_table
 
 REFERENCE_KEYS = [dg.AssetKey(["reference", r.name]) for r in REFERENCE_FILES]
 FILES_KEY = dg.AssetKey(["reference", "files"])
+REFERENCE_CODE_VERSION = code_version("assets.economics", "speval.economics.reference")
+VALUE_CODE_VERSION = code_version("assets.economics", "speval.economics.value", "speval.economics.scenarios")
 
 
 @dg.multi_asset(specs=[
     *(dg.AssetSpec(["reference", r.name], group_name="economics", kinds={"duckdb", "csv"},
+                   code_version=REFERENCE_CODE_VERSION,
                    description=f"data/reference/{r.filename}: {r.description}") for r in REFERENCE_FILES),
-    dg.AssetSpec(FILES_KEY, group_name="economics", kinds={"duckdb"},
+    dg.AssetSpec(FILES_KEY, group_name="economics", kinds={"duckdb"}, code_version=REFERENCE_CODE_VERSION,
                  description="Each reference file with its sha256 and rows by status (published, derived, "
                  "illustrative), for the run manifest and the report's sources table."),
 ])
@@ -93,15 +97,18 @@ def every_month_has_wages(warehouse: Warehouse) -> dg.AssetCheckResult:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(["analysis", "costs_avoided"], group_name="economics", kinds={"duckdb", "python"},
+                     code_version=VALUE_CODE_VERSION,
                      deps=[dg.AssetKey(["analysis", "hospital_use"]), dg.AssetKey(["analysis", "matched_effects"]),
                            dg.AssetKey(["analysis", "effect_replicates"]), dg.AssetKey(["analysis", "unit_costs"])],
                      description="Hospital events avoided per patient and their cost at the price year, on the "
                      "naive and the matched basis (12-month cohort), matched with 95% intervals."),
         dg.AssetSpec(["analysis", "value_for_money"], group_name="economics", kinds={"duckdb", "python"},
+                     code_version=VALUE_CODE_VERSION,
                      deps=[dg.AssetKey(["analysis", "programme_cost"]), dg.AssetKey(["analysis", "referred_to_date"])],
                      description="Return on investment to date and over five years with drop-off, payback, and "
                      "on the matched basis the ROI's 95% interval and probability of ROI ≥ 1."),
         dg.AssetSpec(["analysis", "value_inputs"], group_name="economics", kinds={"duckdb", "python"},
+                     code_version=VALUE_CODE_VERSION,
                      description="Per basis, what the scenarios start from: saving per patient, people referred, "
                      "annual benefit, costs and the price year."),
     ],

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from assets.resources import EvaluationSettings, Warehouse
+from assets.versions import code_version
 from speval.ingest.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.ingest.deliveries import files_not_read, unreadable_returns
 from speval.ingest.files import (FileRefused, empty_raw_frame, load_raw, read_csv_file, read_delivered,
@@ -19,7 +20,8 @@ from speval.warehouse import replace_table
 PARAMETERS_KEY = dg.AssetKey(["analysis", "parameters"])
 
 
-@dg.asset(key=PARAMETERS_KEY, group_name="ingest", kinds={"duckdb"})
+@dg.asset(key=PARAMETERS_KEY, group_name="ingest", kinds={"duckdb"},
+          code_version=code_version("assets.ingest", "speval.run.spec", "speval.report.outputs"))
 def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """The run's specification as one row every SQL rule reads: quarter, programme, the deliveries it uses
     (planned when the run started) and the analysis parameters. First checks that the output folder can be
@@ -46,7 +48,8 @@ def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mat
 DELIVERY_FILES_KEY = dg.AssetKey(["audit", "delivery_files"])
 
 
-@dg.asset(key=DELIVERY_FILES_KEY, deps=[PARAMETERS_KEY], group_name="ingest", kinds={"duckdb"})
+@dg.asset(key=DELIVERY_FILES_KEY, deps=[PARAMETERS_KEY], group_name="ingest", kinds={"duckdb"},
+          code_version=code_version("assets.ingest", "speval.ingest.deliveries", "speval.ingest.files"))
 def delivery_files(context, settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """The deliveries in use as found on disk, before any data file is read: the HES manifest (hashed, and
     refused if it changed since this warehouse first read it), every file or folder that is not read and why,
@@ -76,12 +79,17 @@ def delivery_files(context, settings: EvaluationSettings, warehouse: Warehouse) 
     )
 
 
+RAW_CODE_VERSION = code_version("assets.ingest", "speval.ingest.files", "speval.ingest.contract",
+                                "speval.ingest.identifiers")
+
+
 def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["raw", spec.name]),
         deps=[DELIVERY_FILES_KEY],
         group_name="ingest",
         kinds={"duckdb"},
+        code_version=RAW_CODE_VERSION,
         description=f"{spec.filename} ({spec.source}) as delivered, every cell as text, with provenance "
         "(delivery, file, sha256, row number). Refused whole if it lacks a required column or carries "
         "direct identifiers.",
@@ -94,11 +102,11 @@ def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
             load_raw(con, spec, files)
         fingerprint = hashlib.sha256("".join(f.file + f.sha256 for f in files).encode()).hexdigest()
         return dg.MaterializeResult(
-            data_version=dg.DataVersion(fingerprint[:16]),
+            data_version=dg.DataVersion(fingerprint),
             metadata={
                 "dagster/row_count": sum(f.rows_read for f in files),
                 "files": dg.MetadataValue.md(
-                    "\n".join(f"- `{f.file}` sha256 `{f.sha256[:12]}…` {f.rows_read} rows" for f in files)
+                    "\n".join(f"- `{f.file}` sha256 `{f.sha256}` {f.rows_read} rows" for f in files)
                     or "none"
                 ),
             },
@@ -116,6 +124,7 @@ def previous_raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
         deps=[PARAMETERS_KEY],
         group_name="ingest",
         kinds={"duckdb"},
+        code_version=RAW_CODE_VERSION,
         description=f"{spec.filename} of the HES delivery before the one in use, only to show which records "
         "the delivery in use revised, withdrew or added. Not used by the analysis.",
     )

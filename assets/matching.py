@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from assets.sql_table import sql_table_asset
+from assets.versions import code_version
 from assets.resources import EvaluationSettings, Warehouse
 from speval.analysis.comparison import PRIMARY
 from speval.run.vocabulary import COHORTS, SMD_THRESHOLD
@@ -27,20 +28,28 @@ def _primary(settings: EvaluationSettings):
 
 
 COVARIATES_KEY = dg.AssetKey(["analysis", "matching_covariates"])
+MATCHING_CODE_VERSION = code_version("assets.matching", "speval.analysis.matching", "speval.analysis.comparison")
+EFFECTS_CODE_VERSION = code_version("assets.matching", "speval.analysis.matching", "speval.analysis.comparison",
+                                    "speval.analysis.sensitivity")
 SETTINGS_KEY = dg.AssetKey(["analysis", "matching_settings"])
+UNMATCHED_KEY = dg.AssetKey(["analysis", "unmatched_treated"])
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(["analysis", "matched_sets"], deps=[COVARIATES_KEY], group_name="matching",
+                     code_version=MATCHING_CODE_VERSION,
                      kinds={"duckdb", "python"},
                      description="Treated cohort members with their matched controls (propensity score, exact on "
                      "referral week within the quarter, nearest neighbour within a caliper), for the configured "
                      "settings (`primary`) and the sensitivity grid; the treated left unmatched, with the reason, "
                      "in analysis.unmatched_treated."),
-        dg.AssetSpec(SETTINGS_KEY, group_name="matching", kinds={"duckdb", "python"},
+        dg.AssetSpec(SETTINGS_KEY, group_name="matching", kinds={"duckdb", "python"}, code_version=MATCHING_CODE_VERSION,
                      description="Each matching setting (the run's own, `primary`, and the sensitivity grid) "
                      "with its caliper, ratio and replacement as typed columns."),
+        dg.AssetSpec(UNMATCHED_KEY, group_name="matching", kinds={"duckdb", "python"},
+                     code_version=MATCHING_CODE_VERSION,
+                     description="The treated left unmatched under each setting, with the reason."),
     ],
 )
 def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
@@ -64,6 +73,7 @@ def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
              .len().sort("cohort", "reason").iter_rows()}),
     })
     yield dg.MaterializeResult(asset_key=SETTINGS_KEY, metadata={"dagster/row_count": len(grid)})
+    yield dg.MaterializeResult(asset_key=UNMATCHED_KEY, metadata={"dagster/row_count": unmatched.height})
 
 
 matched_covariates = sql_table_asset("analysis.matched_covariates", "matching")
@@ -71,6 +81,7 @@ matched_outcomes = sql_table_asset("analysis.matched_outcomes", "matching")
 
 
 @dg.asset(key=dg.AssetKey(["analysis", "balance"]), deps=[COVARIATES_KEY, matched_covariates.key],
+          code_version=MATCHING_CODE_VERSION,
           group_name="matching", kinds={"duckdb", "python"})
 def balance(warehouse: Warehouse) -> dg.MaterializeResult:
     """Standardised mean differences of every matching covariate before matching and after it, with the
@@ -99,10 +110,12 @@ def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 @dg.multi_asset(specs=[
     dg.AssetSpec(["analysis", "matched_effects"], deps=[matched_outcomes.key, matched_covariates.key],
+                 code_version=EFFECTS_CODE_VERSION,
                  group_name="matching", kinds={"duckdb", "python"},
                  description="Difference in differences per setting, cohort and measure with 95% intervals, rate "
                  "ratios, the doubly robust estimate and E-values (ADR 0017)."),
     dg.AssetSpec(["analysis", "effect_replicates"], group_name="matching", kinds={"duckdb", "python"},
+                 code_version=EFFECTS_CODE_VERSION,
                  description="The primary setting's DiD bootstrap replicates per cohort and measure, which the "
                  "economics cost (ADR 0019)."),
 ])

@@ -6,10 +6,15 @@ the last asset writes the manifest there and then publishes the folder as `<out>
 in one rename, so a run that fails or is killed leaves no report (ADR 0013)."""
 from __future__ import annotations
 
+from importlib.resources import files
+from pathlib import Path
+
 import dagster as dg
 
 from assets.resources import EvaluationSettings, Warehouse
-from speval.package_data import CHECKOUT
+from assets.sql_table import referenced_tables
+from assets.versions import code_version as source_version
+from speval.package_data import CHECKOUT, data_folder
 from speval.report.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
                                    missing_outputs, publish_run_folder, read_contract_table, write_manifest)
 from speval.run.plan import deviations, load_plan
@@ -19,6 +24,17 @@ from speval.warehouse import one
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
 # The primary matching setting is picked out of analysis.matching_settings (typed columns).
 TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()} | {"analysis.matching_settings"})
+# What the report reads beyond them (REPORT_ONLY_TABLES: every matching setting, and the economics inputs and
+# reference rows of the value-for-money section), so the report is built after all of it.
+REPORT_ONLY_SOURCES = sorted({t for query in REPORT_ONLY_TABLES.values() for t in referenced_tables(query)}
+                             - set(TABLE_SOURCES))
+TABLES_CODE_VERSION = source_version("assets.report", "speval.report.outputs")
+REPORT_CODE_VERSION = source_version(
+    "assets.report", "speval.report.outputs", "speval.report.render", "speval.report.templating",
+    "speval.report.disclosure", "speval.report.format", "speval.report.charts", "speval.report.flow",
+    *(f"speval.report.sections.{p.stem}" for p in sorted(Path(str(files("speval.report.sections"))).glob("*.py"))),
+    "speval.economics.sensitivity",
+    files=tuple(p for p in data_folder("templates").rglob("*") if p.is_file()))
 
 
 @dg.asset(
@@ -26,6 +42,7 @@ TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()} | {"ana
     deps=[dg.AssetKey(t.split(".")) for t in TABLE_SOURCES],
     group_name="report",
     kinds={"csv"},
+    code_version=TABLES_CODE_VERSION,
 )
 def analysis_tables(context, settings: EvaluationSettings,
                     warehouse: Warehouse) -> dg.MaterializeResult:
@@ -114,9 +131,10 @@ def report_meta(con, spec: RunSpec) -> dict:
 
 @dg.asset(
     key=dg.AssetKey(["report", "evaluation_report"]),
-    deps=[analysis_tables.key],
+    deps=[analysis_tables.key, *(dg.AssetKey(t.split(".")) for t in REPORT_ONLY_SOURCES)],
     group_name="report",
     kinds={"pdf", "html"},
+    code_version=REPORT_CODE_VERSION,
 )
 def evaluation_report(context, settings: EvaluationSettings,
                       warehouse: Warehouse) -> dg.MaterializeResult:
@@ -138,6 +156,7 @@ def evaluation_report(context, settings: EvaluationSettings,
           *(dg.AssetKey(["raw", f"previous_{n}"]) for n in ("persons", "apc", "ae", "op"))],
     group_name="report",
     kinds={"json"},
+    code_version=TABLES_CODE_VERSION,
 )
 def run_manifest(context, settings: EvaluationSettings,
                  warehouse: Warehouse) -> dg.MaterializeResult:

@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.sql_table import sql_table_asset
 from assets.resources import EvaluationSettings, Warehouse
+from assets.versions import code_version
 from speval.ingest.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.validate.rules import validate_file_type
 from speval.run.vocabulary import QUARANTINE_WARNING_SHARE
@@ -25,6 +26,7 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
         deps=deps,
         group_name="validate",
         kinds={"duckdb"},
+        code_version=code_version("assets.validate", "speval.validate.rules", "speval.ingest.contract"),
         description=f"Typed, contract-valid rows of {spec.filename}: exact duplicates collapsed, rows breaking "
         "a rule, sharing a key with a different row, or lacking a valid parent quarantined.",
     )

@@ -303,7 +303,163 @@ def matching_tables() -> dict[str, pl.DataFrame]:
     }
 
 
-def fixture_tables(matching: bool = True) -> dict[str, pl.DataFrame]:
+# ----------------------------------------------------------------------- value for money and social value
+#
+# The 12 month cohort costed: its naive change (108 patients) and its primary matched DiD (96 matched), priced at
+# 2013/14 unit costs. Matched savings follow PRIMARY_12M (events avoided = -DiD; other admissions = in-patient minus
+# emergency). The returns are worked with the pipeline's scenario arithmetic, so the tornado's value used equals the
+# table's. Welfare: 3 awards (must show as *). Planted raw values never appear.
+
+UNIT_COSTS = {"emergency_admissions": 1527.935825, "other_admissions": 1264.073801, "ae_attendances": 114.0,
+              "outpatient_appointments": 115.315911}
+NAIVE_EVENTS = {"emergency_admissions": 0.38255, "other_admissions": 0.060403, "ae_attendances": 0.483221,
+                "outpatient_appointments": 0.09396}
+MATCHED_EVENTS = {"emergency_admissions": 0.0843, "other_admissions": -(-0.0512 + 0.0843),
+                  "ae_attendances": 0.3127, "outpatient_appointments": -0.0412}
+MATCHED_SAVING_CI = {"emergency_admissions": (-187.1234, 323.4567), "other_admissions": (-164.5028, 93.7671),
+                     "ae_attendances": (14.8654, 57.1237), "outpatient_appointments": (-26.1419, 17.5381),
+                     "total": (-95.1234, 341.5678)}
+REFERRED, REFERRED_LAST_YEAR, COST_TO_DATE, ANNUAL_COST = 1251, 1091, 956557.75, 573769.0
+PROB_ROI_AT_LEAST_1 = {"to_date": 0.0123, "drop_off_0": 0.5432, "drop_off_20": 0.4012, "drop_off_33": 0.3141}
+WELFARE_AWARDS = 3
+PLANTED_ECONOMICS_RAW = ["1251", "1091", "20214", "0.38255", "0.5432", "117.87", "1,251", "1,091"]
+
+
+def _costs_avoided_fixture() -> tuple[pl.DataFrame, dict[str, float]]:
+    rows, totals = [], {}
+    for basis, events in (("naive", NAIVE_EVENTS), ("matched", MATCHED_EVENTS)):
+        total = 0.0
+        for item, e in events.items():
+            saving = e * UNIT_COSTS[item]
+            total += saving
+            lo, hi = MATCHED_SAVING_CI[item] if basis == "matched" else (None, None)
+            rows.append({"basis": basis, "cohort": "12m", "item": item, "events_avoided_per_patient": e,
+                         "unit_cost_gbp": UNIT_COSTS[item], "saving_per_patient_gbp": saving,
+                         "saving_ci_low_gbp": lo, "saving_ci_high_gbp": hi})
+        lo, hi = MATCHED_SAVING_CI["total"] if basis == "matched" else (None, None)
+        rows.append({"basis": basis, "cohort": "12m", "item": "total", "events_avoided_per_patient": None,
+                     "unit_cost_gbp": None, "saving_per_patient_gbp": total, "saving_ci_low_gbp": lo,
+                     "saving_ci_high_gbp": hi})
+        totals[basis] = total
+    return pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in (
+        "events_avoided_per_patient", "unit_cost_gbp", "saving_ci_low_gbp", "saving_ci_high_gbp")}), totals
+
+
+def _value_for_money_fixture(totals: dict[str, float]) -> pl.DataFrame:
+    from speval.economics.scenarios import DISCOUNT_RATE, YEARS, payback_months, projected_benefit
+    from speval.run.vocabulary import VALUE_SCENARIOS
+
+    rows = []
+    for basis, saving in totals.items():
+        for s in VALUE_SCENARIOS:
+            if s.drop_off is None:
+                people, cost, rate, project = REFERRED, COST_TO_DATE, 0.0, (lambda b: b)
+            else:
+                people, cost, rate = REFERRED_LAST_YEAR, ANNUAL_COST, DISCOUNT_RATE
+                project = (lambda b, d=s.drop_off: projected_benefit(b, d, YEARS, DISCOUNT_RATE))
+            benefit = project(saving * people)
+            row = {"basis": basis, "scenario": s.code, "years": s.years, "discount_rate": rate,
+                   "benefit_gbp": benefit, "cost_gbp": cost, "roi": benefit / cost, "roi_ci_low": None,
+                   "roi_ci_high": None, "prob_roi_at_least_1": None,
+                   "payback_months": (None if s.drop_off is None
+                                      else payback_months(saving * people, cost, s.drop_off))}
+            if basis == "matched":
+                lo, hi = MATCHED_SAVING_CI["total"]
+                row.update(roi_ci_low=project(lo * people) / cost, roi_ci_high=project(hi * people) / cost,
+                           prob_roi_at_least_1=PROB_ROI_AT_LEAST_1[s.code])
+            rows.append(row)
+    return pl.DataFrame(rows, schema_overrides={"roi_ci_low": pl.Float64, "roi_ci_high": pl.Float64,
+                                                "prob_roi_at_least_1": pl.Float64, "payback_months": pl.Int64})
+
+
+ADJUSTMENTS = {"wellbeing": (0.25, 0.25, 0.0), "volunteering": (0.1, 0.0, 0.0), "welfare": (0.2, 0.1, 0.0),
+               "leverage": (0.25, 0.0, 0.25)}
+
+
+def _sroi_fixture() -> pl.DataFrame:
+    before = {"wellbeing": (316.0, "measure progressions", 577800.0, 655350.0),
+              "volunteering": (20214.2, "hours", 125316.528, 230584.84),
+              "welfare": (float(WELFARE_AWARDS), "awards", 6543.21, 6543.21),
+              "leverage": (24.0, "funding awards", 338150.0, 338150.0)}
+    rows = []
+    for i, (c, (q, unit, low, high)) in enumerate(before.items(), start=1):
+        kept = 1.0
+        for a in ADJUSTMENTS[c]:
+            kept *= 1 - a
+        rows.append({"component": c, "quantity": q, "unit": unit, "value_low_gbp": low * kept,
+                     "value_high_gbp": high * kept, "source": "fixture", "component_order": i})
+    low, high = sum(r["value_low_gbp"] for r in rows), sum(r["value_high_gbp"] for r in rows)
+    rows.append({"component": "total", "quantity": None, "unit": None, "value_low_gbp": low, "value_high_gbp": high,
+                 "source": "sum of the components", "component_order": 5})
+    df = pl.DataFrame(rows, schema_overrides={"quantity": pl.Float64, "unit": pl.String})
+    return df.with_columns((pl.col("value_low_gbp") / COST_TO_DATE).alias("per_pound_low"),
+                           (pl.col("value_high_gbp") / COST_TO_DATE).alias("per_pound_high")).select(
+        "component", "quantity", "unit", "value_low_gbp", "value_high_gbp", "per_pound_low", "per_pound_high",
+        "source")
+
+
+def _reference_rows(rows: list[dict], status: str = "published", source: str = "A source",
+                    licence: str = "Open Government Licence v3.0") -> list[dict]:
+    return [{"status": status, "source": source, "licence": licence, **r} for r in rows]
+
+
+def economics_tables() -> dict[str, pl.DataFrame]:
+    import datetime as dt
+
+    costs, totals = _costs_avoided_fixture()
+    inputs = pl.DataFrame([{"basis": b, "saving_per_patient_gbp": t, "referred_to_date": REFERRED,
+                            "referred_last_year": REFERRED_LAST_YEAR, "annual_benefit_gbp": t * REFERRED_LAST_YEAR,
+                            "cost_to_date_gbp": COST_TO_DATE, "annual_cost_gbp": ANNUAL_COST, "price_year": "2013/14"}
+                           for b, t in totals.items()])
+    unit = pl.DataFrame([
+        {"item": item, "price_year": "2013/14", "cost_year": "2013/14" if item == "ae_attendances" else "2016/17",
+         "cost_as_published_gbp": cost * (1 if item == "ae_attendances" else 302.3 / 290.5), "unit_cost_gbp": cost,
+         "status": "derived" if item == "other_admissions" else "published",
+         "source": "NHS reference costs" if item != "ae_attendances" else "NICE NG94",
+         "licence": "Open Government Licence v3.0"} for item, cost in UNIT_COSTS.items()])
+    adjustments = [{"component": c, "adjustment": a, "value": v} for c, values in ADJUSTMENTS.items()
+                   for a, v in zip(("deadweight", "attribution", "displacement"), values)]
+    return {
+        "costs_avoided": costs,
+        "value_for_money": _value_for_money_fixture(totals),
+        "value_inputs": inputs,
+        "sroi": _sroi_fixture(),
+        "wellbeing_progress": pl.DataFrame({"measures_progressed": ["at_least_1", "at_least_4"],
+                                            "n_followup": [144, 144], "n": [134, 19], "pct": [93.06, 13.19]}),
+        "programme_cost": pl.DataFrame([{"programme": "LTC", "financial_year": "2013/14",
+                                         "cost_to_date_gbp": COST_TO_DATE, "annual_cost_gbp": ANNUAL_COST,
+                                         "years_without_cost": None, "status": "derived"}],
+                                       schema_overrides={"years_without_cost": pl.String}),
+        "provider_shares": pl.DataFrame({"provider_code": ["VCS01", "VCS02", "VCS09"], "share": [1.0, 0.8, None]}),
+        "volunteering_summary": pl.DataFrame({"first_month": [dt.date(2012, 7, 1)], "last_month": [dt.date(2013, 12, 1)],
+                                              "programme_hours": [20214.2]}),
+        "welfare_summary": pl.DataFrame({"awards": [WELFARE_AWARDS], "annual_value_gbp": [8178.01]}),
+        "leverage_summary": pl.DataFrame({"awards": [24.0], "amount_gbp": [338150.0]}),
+        "reference_unit_costs": unit,
+        "reference_price_index": pl.DataFrame(_reference_rows(
+            [{"financial_year": "2013/14", "index_value": 290.5, "index_name": "HCHS pay and prices index"},
+             {"financial_year": "2016/17", "index_value": 302.3, "index_name": "HCHS pay and prices index"}],
+            "illustrative", "PSSRU Unit Costs", "PSSRU copyright")),
+        "reference_programme_costs": pl.DataFrame(_reference_rows(
+            [{"programme": "LTC", "financial_year": "2012/13", "cost_gbp": 526231.0},
+             {"programme": "LTC", "financial_year": "2013/14", "cost_gbp": 573769.0}], "derived", "CRESR 2014")),
+        "reference_wages": pl.DataFrame(_reference_rows(
+            [{"wage": "national_minimum_wage", "valid_from": dt.date(2012, 10, 1), "valid_to": dt.date(2013, 9, 30),
+              "hourly_gbp": 6.19},
+             {"wage": "median_hourly_pay", "valid_from": dt.date(2013, 4, 1), "valid_to": dt.date(2014, 3, 31),
+              "hourly_gbp": 11.5}], "published", "Statutory rates")).with_columns(
+            pl.when(pl.col("wage") == "median_hourly_pay").then(pl.lit("illustrative")).otherwise("status")
+            .alias("status")),
+        "reference_wellbeing_proxies": pl.DataFrame(_reference_rows(
+            [{"measure": m, "basis": "hact_wellbeing_valuation", "value_low_gbp": 1300.0 + 100 * i,
+              "value_high_gbp": 1450.0 + 150 * i} for i, m in enumerate(WB_MEASURES)],
+            "illustrative", "Illustrative project value", "Project illustrative value")),
+        "reference_sroi_adjustments": pl.DataFrame(_reference_rows(
+            adjustments, "illustrative", "A guide to Social Return on Investment", "Project assumption")),
+    }
+
+
+def fixture_tables(matching: bool = True, economics: bool = True) -> dict[str, pl.DataFrame]:
     return {
         "attrition": attrition_fixture(),
         "hospital_use": hospital_use_fixture(),
@@ -313,6 +469,7 @@ def fixture_tables(matching: bool = True) -> dict[str, pl.DataFrame]:
         "hes_file_quality": hes_file_quality_fixture(),
         "hes_missingness": hes_missingness_fixture(),
         **(matching_tables() if matching else {}),
+        **(economics_tables() if economics else {}),
     }
 
 
@@ -427,7 +584,8 @@ def test_text_content(rendered):
                    "All patients referred", "Patients referred to a funded provider",
                    "Feeling positive", "Work, volunteering and social groups",
                    "Figure 1", "Regression to the mean", "Figure 2", "Figure 3",
-                   "Cohort flow", "HES data quality", "Comparison with a matched group"]:
+                   "Cohort flow", "HES data quality", "Comparison with a matched group",
+                   "Value for money and social value", "Figure 4", "Figure 5", "Table 10"]:
         assert needle in flat, needle
     assert re.search(r"Page 3 of \d+", flat)
     # HES delivery and cut-off on the title page.
@@ -499,6 +657,157 @@ def test_renders_with_empty_tables(tmp_path):
     assert "The HES file summary (rows, dates covered and changes since the previous delivery) " \
            "is not available" in flat
     assert "The missing-value summary is not available" in flat
+    # Economics tables given but empty: the section is there, and says what it cannot show.
+    value = value_section(text)
+    for needle in ("The return on investment against a matched comparison group is not available for this quarter.",
+                   "The hospital costs avoided are not available for this quarter.",
+                   "The return on investment is not available for this quarter.",
+                   "The social return on investment is not available for this quarter.",
+                   "The reference values are not available for this quarter."):
+        assert needle in value, needle
+    assert "£" not in value.replace("£1", "")  # no amount is shown
+
+
+# ----------------------------------------------------------------------- value for money and social value
+
+
+def test_value_section_in_the_report(rendered):
+    """Section 4: the sentence a commissioner can quote, at the price year, from the matched figures; costs
+    avoided, returns, the social return, sensitivity and the reference values, each in its place."""
+    text = pdftotext(rendered["first"]["pdf"])
+    sec = value_section(text)
+    assert ("Against a matched comparison group, each £1 spent on the programme returned £1.05 (95% interval −£0.85 "
+            "to £3.04) in avoided hospital costs over five years if the benefits last, at 2013/14 prices; the "
+            "before-and-after method, which regression to the mean inflates, would have said £6.46. The 95% interval "
+            "includes returns below £1, so the programme may not pay for itself in avoided hospital costs: the return "
+            "reached £1 per £1 spent in 54% of bootstrap samples.") in sec
+    assert "Money is in pounds at 2013/14 prices" in sec
+    # Table 7: per item and in total, naive beside matched with its interval; everyone referred from the rounded count.
+    assert "Table 7: Hospital costs avoided per patient in the year after referral, 12 month cohort, at 2013/14 prices" in sec
+    assert "Emergency admissions £1,528 0.38 £585 0.08 £129 −£187 to £323" in sec
+    assert "Other (elective and day-case) £1,264 0.06 £76 −0.03 −£42 −£165 to £94 admissions" in sec
+    assert "Total per patient – – £727 – £118 −£95 to £342" in sec
+    assert "Everyone referred by 31 December 2013 £908,485 £147,326 −£118,904 to £426,960 (about 1,250)" in sec
+    assert "£908,485" in sec  # 726.79 × 1,250, not × 1,251
+    # Table 8 and the chart: every scenario, payback in months.
+    assert "Table 8: Return per £1 spent and months to payback, by scenario" in sec
+    assert "Five years, benefits sustained £573,769 1.05 −0.85 to 3.04 54 54 6.46 9" in sec
+    assert "Figure 3: Return per £1 spent in each scenario" in sec
+    # Break-even and the tornado of the matched return.
+    assert "stays at or above £1 per £1 (break- even) as long as the total saving is at least £113 per patient" in sec
+    assert "Figure 4: The matched return over five years" in sec and "discount rate 1.5%" in sec
+    assert "Unit cost, emergency admissions (±25%)" in sec and "Discount rate (1.5% to 5%)" in sec
+    # The social return: impact map, ratio per £1, its tornado.
+    assert "Table 9: Social return on investment: impact map" in sec
+    assert "the social value is £0.66 to £0.81 per £1, resting on illustrative values (Table 10)" in sec
+    # 19 of 144 progressed on four or more: 20 of 145 once rounded, so 14% (not 13%).
+    assert "Of about 145 referrals with a follow-up review, 93% made progress on at least one measure and 14% made " \
+           "progress on four or more measures" in sec
+    assert "Figure 5: The social return with one assumption" in sec
+    assert "Well-being of referred patients: deadweight (15% to 35%)" in sec
+    # Unattributed providers are named by organisation code.
+    assert "Not counted: the work of provider VCS09 (organisation code)" in sec
+    # Table 10: illustrative rows labelled, sources numbered with their licences.
+    assert "Table 10: Reference values used, with their status and source" in sec
+    assert "Price index: HCHS pay and prices 290.5, 302.3 2013/14, ILLUSTRATIVE [3]" in sec
+    assert "Unit cost: A&E attendances £114 2013/14 published [2]" in sec
+    assert "[3] PSSRU Unit Costs. Licence: PSSRU copyright." in sec
+    html = rendered["first"]["html"].read_text(encoding="utf-8")
+    assert html.count('<tr class="illustrative">') == 4
+    # The contents list the section between the matched comparison and well-being; a caveat goes with it.
+    assert "Value for money. Savings are hospital events avoided priced at national average unit costs" in \
+        section_text(text, "7 Caveats", "Appendix A")
+
+
+def test_value_section_counts_are_disclosure_controlled(rendered):
+    """Welfare awards (3), like any count of 1-7, are shown as *; other counts rounded to 5 with separators;
+    raw counts (people referred, hours) never appear."""
+    text = pdftotext(rendered["first"]["pdf"])
+    sec = value_section(text)
+    assert "helped referred patients to fewer than 8 (*) welfare benefit awards worth £8,178 a year" in sec
+    html = rendered["first"]["html"].read_text(encoding="utf-8")
+    welfare = re.search(r"<tr><th class=\"stub\"><strong>Welfare benefits claimed</strong>.*?</tr>", html, re.S).group(0)
+    assert '<td>*<span class="aside">awards</span></td>' in welfare
+    assert "Welfare benefits Benefit awards * A year of the award" in sec
+    assert "about 20,215 volunteering hours" in sec and '<td>20,215<span class="aside">hours</span></td>' in html
+    body = re.sub(r"<svg\b.*?</svg>", " ", html, flags=re.S)
+    for doc in (sec, body):
+        for raw in PLANTED_ECONOMICS_RAW:
+            assert raw not in doc, raw
+        assert not re.search(r"\b3 awards\b|\b3 welfare", doc)
+
+
+def test_value_section_when_economics_tables_are_absent(tmp_path):
+    """No economics table at all (a warehouse built before them): no section, no caveat about it; only some:
+    what is there is shown, the rest is said to be unavailable."""
+    ctx = build_context(fixture_tables(economics=False), fixture_meta())
+    assert ctx["value"] is None and "value" not in ctx["num"]
+    html = render_html(ctx)
+    assert "Value for money and social value" not in html and "Value for money." not in html
+    tables = fixture_tables()
+    for name in ("costs_avoided", "value_for_money", "value_inputs", "programme_cost"):
+        del tables[name]
+    paths = render_report(tables, fixture_meta(), tmp_path)
+    sec = value_section(pdftotext(paths["pdf"]))
+    assert "The hospital costs avoided are not available for this quarter." in sec
+    assert "The return on investment is not available for this quarter." in sec
+    assert "Table 7: Social return on investment: impact map" in sec  # the social return stands on its own
+    assert "Figure 3: The social return with one assumption" in sec
+    assert "Table 8: Reference values used" in sec
+
+
+def test_value_section_when_the_12_month_cohort_is_empty(tmp_path):
+    """An early quarter (no one followed for 12 months yet): the costed tables are blank; one sentence says why
+    there are no costs avoided and no return, the social return is still shown."""
+    tables = fixture_tables()
+    tables["hospital_use"] = tables["hospital_use"].with_columns(
+        pl.when(pl.col("cohort") == "12m").then(0).otherwise(pl.col("n_patients")).alias("n_patients"))
+    tables["matched_effects"] = tables["matched_effects"].with_columns(  # as the pipeline leaves it: no one matched
+        pl.when(pl.col("cohort") == "12m").then(0).otherwise(pl.col(c)).alias(c) for c in ("n_treated", "n_controls"))
+    costs = tables["costs_avoided"]
+    blank = ("events_avoided_per_patient", "saving_per_patient_gbp", "saving_ci_low_gbp", "saving_ci_high_gbp")
+    tables["costs_avoided"] = costs.with_columns(pl.lit(None, pl.Float64).alias(c) for c in blank)
+    tables["value_for_money"] = tables["value_for_money"].with_columns(
+        pl.lit(None, pl.Float64).alias(c) for c in ("benefit_gbp", "roi", "roi_ci_low", "roi_ci_high",
+                                                  "prob_roi_at_least_1")).with_columns(
+        pl.lit(None, pl.Int64).alias("payback_months"))
+    tables["value_inputs"] = tables["value_inputs"].with_columns(
+        pl.lit(None, pl.Float64).alias(c) for c in ("saving_per_patient_gbp", "annual_benefit_gbp"))
+    ctx = build_context(tables, fixture_meta())
+    assert ctx["value"]["status"] == {"naive": "empty", "matched": "empty"}
+    assert ctx["tabno"]["costs"] is None and ctx["tabno"]["roi"] is None and ctx["figures"]["roi"] is None
+    paths = render_report(tables, fixture_meta(), tmp_path)
+    sec = value_section(pdftotext(paths["pdf"]))
+    assert ("The return on investment cannot be worked out for this quarter: no patients were in the 12 month "
+            "cohort, whose hospital use before and after referral is what is costed.") in sec
+    assert "No patients were in the 12 month cohort, so there are no hospital costs avoided to show" in sec
+    assert "No return on investment can be worked out for this quarter: no patients were in the 12 month cohort" in sec
+    assert f"Table {ctx['tabno']['sroi']}: Social return on investment: impact map" in sec
+    assert "Hospital costs avoided per patient" not in sec and "Return per £1 spent" not in sec
+
+
+def test_value_section_withholds_a_small_matched_group(tmp_path):
+    """Fewer than 8 matched patients in the 12 month cohort: the matched saving per patient is a mean over them,
+    so it and every return worked from it are *; the naive figures stay, and nothing is quoted from them."""
+    tables = fixture_tables()
+    tables["matched_effects"] = tables["matched_effects"].with_columns(
+        pl.when(pl.col("cohort") == "12m").then(5).otherwise(pl.col("n_treated")).alias("n_treated"))
+    ctx = build_context(tables, fixture_meta())
+    v = ctx["value"]
+    assert v["status"] == {"naive": "ok", "matched": "small"}
+    total = next(r for r in v["costs"]["rows"] if r["total"])
+    assert (total["matched_saving"], total["matched_ci"], total["naive_saving"]) == ("*", "*", "£727")
+    sustained = next(r for r in v["roi"]["rows"] if r["scenario"] == "drop_off_0")
+    assert (sustained["matched"], sustained["matched_ci"], sustained["prob"], sustained["naive"]) == \
+        ("*", "*", "*", "6.46")
+    assert v["quote"] == ("The return on investment against a matched comparison group is not shown: fewer than 8 "
+                          "patients of the 12 month cohort were matched, so it is suppressed. The before-and-after "
+                          "figures below, without a comparison group, overstate any return: regression to the mean "
+                          "inflates them.")
+    assert v["sensitivity"]["return_svg"] is None and v["sensitivity"]["social_svg"] is not None
+    html = render_html(build_context(tables, fixture_meta()))
+    assert "The sensitivity of the return is not shown: there is no matched return for this quarter." in html
+    assert "Matched figures not shown: fewer than 8 patients, so its figures are suppressed." in " ".join(html.split())
 
 
 # ----------------------------------------------------------------------- cohort flow (Figure 2)
@@ -516,7 +825,7 @@ def svg_texts(svg: str) -> list[str]:
 def test_cohort_flow_figure(rendered):
     text = pdftotext(rendered["first"]["pdf"])
     pages = text.split("\f")
-    (page,) = [p for p in pages if "Figure 3: Cohort flow" in p]
+    (page,) = [p for p in pages if "Figure 6: Cohort flow" in p]
     flat = " ".join(page.split())
     # Published numbers, in the PDF (the SVG is drawn with real text).
     for needle in ("12 month cohort", "6 month cohort", "n = 910", "n = 880",
@@ -525,10 +834,10 @@ def test_cohort_flow_figure(rendered):
                    "Referred to the programme by 31 December 2013", "(1 April 2011)",
                    "(31 December 2013)"):
         assert needle in flat, needle
-    # Figure 3 is in "Who was included", after Table 8 (the attrition table).
+    # Figure 6 is in "Who was included", after Table 12 (the attrition table).
     whole = " ".join(text.split())
-    assert whole.index("Table 8: People included at each step") < whole.index("Figure 3: Cohort flow") \
-        < whole.rindex("6 Caveats")
+    assert whole.index("Table 12: People included at each step") < whole.index("Figure 6: Cohort flow") \
+        < whole.rindex("7 Caveats")
     html = rendered["first"]["html"].read_text(encoding="utf-8")
     texts = svg_texts(flow_svg_of(html))
     joined = " | ".join(texts)
@@ -550,7 +859,9 @@ def test_flow_from_attrition_with_a_step_of_five():
         "n": [33, 31, 30, 12, 5, 5],
     })
     ctx = build_context({"attrition": attrition}, fixture_meta())
-    assert ctx["figures"] == {"chart": None, "love": None, "flow": 1}
+    assert ctx["figures"] == {"chart": None, "love": None, "roi": None, "tornado_roi": None, "tornado_sroi": None,
+                              "flow": 1}
+    assert ctx["value"] is None  # no economics table given: no value-for-money section
     assert ctx["tabno"]["attrition"] == 1 and ctx["matched"] is None
     texts = svg_texts(str(ctx["flow_svg"]))
     assert "n = 35" in texts and "n = 30" in texts and "n = 10" in texts  # 33, 31->30, 12->10
@@ -661,7 +972,7 @@ def test_absent_quality_tables_one_cohort_no_previous_delivery(tmp_path):
     meta["deliveries"]["previous_hes"] = None
     paths = render_report(tables, meta, tmp_path)
     flat = " ".join(pdftotext(paths["pdf"]).split())
-    assert "Figure 3: Cohort flow" in flat and "6 month cohort: n = 450" in flat
+    assert "Figure 6: Cohort flow" in flat and "6 month cohort: n = 450" in flat
     assert "12 month cohort: n =" not in flat
     assert "There is no earlier HES delivery, so there is nothing to compare with." in flat
     assert "The missing-value summary is not available" in flat
@@ -680,13 +991,20 @@ def section_text(text: str, start: str, end: str) -> str:
     return flat[i:flat.index(end, i)]
 
 
+def value_section(text: str) -> str:
+    """Section 4, value for money (its tornado labels end in "... 0.75 Well-being of ...", so the end is the
+    well-being section's first words)."""
+    return section_text(text, "4 Value for money and social value", "5 Well-being Service users")
+
+
 def test_matched_section_explains_and_compares(rendered):
     text = pdftotext(rendered["first"]["pdf"])
     flat = " ".join(text.split())
-    sec = section_text(text, "3 Comparison with a matched group", "4 Well-being")
+    sec = section_text(text, "3 Comparison with a matched group", "4 Value for money and social value")
     # In the contents, before Well-being.
     contents = " ".join(text.split("\f")[1].split())
-    assert re.search(r"3 Comparison with a matched group \.+ ?\d+ 4 Well-being", contents), contents
+    assert re.search(r"3 Comparison with a matched group \.+ ?\d+ 4 Value for money and social value \.+ ?\d+ "
+                     r"5 Well-being", contents), contents
     # Plain-words explanation and the method, from the run parameters.
     for needle in ("regression to the mean", "never referred", "same referral week",
                    "3, 6 and 12 months before the index date",
@@ -773,7 +1091,7 @@ def test_matched_section_explains_and_compares(rendered):
 
 def test_sensitivity_table(rendered):
     sec = section_text(pdftotext(rendered["first"]["pdf"]), "Table 6: Emergency admissions",
-                       "4 Well-being")
+                       "4 Value for money and social value")
     rows = [
         "0.2 PRIMARY 1:1 without 95 0.09 -0.08 -0.21 to 0.04 * * * *",
         "0.1 1:1 without 85 0.07 -0.05 -0.18 to 0.07 345 0.07 -0.03 -0.16 to 0.09",
@@ -807,7 +1125,7 @@ def test_summary_and_caveats_lead_with_matched(rendered):
     assert summary.count("doubly robust") == 1  # the plan's primary outcome only
     assert "(95% interval -0.50 to -0.13: fewer than expected without referral)" in summary
     assert "regression to the mean" in summary
-    caveats = section_text(text, "6 Caveats", "Appendix A: Data and validation")
+    caveats = section_text(text, "7 Caveats", "Appendix A: Data and validation")
     for needle in ("Matching uses recorded history only.", "Unmeasured differences.",
                    "Matched within the week of referral."):
         assert needle in caveats, needle
@@ -822,7 +1140,7 @@ def test_matched_raw_values_never_published(rendered):
     for doc in (text, body, svg_text):
         for raw in PLANTED_MATCHED_RAW:
             assert raw not in doc, raw
-    sec = section_text(text, "3 Comparison with a matched group", "4 Well-being")
+    sec = section_text(text, "3 Comparison with a matched group", "4 Value for money and social value")
     for raw in ("96", "347", "431", "84"):  # raw counts: 12 month matched, 6 month, unmatched
         assert f" {raw} " not in f" {sec} ", raw
     # The love plot shows only the published 12 month cohort.
@@ -861,7 +1179,7 @@ def test_love_plot_two_cohorts_and_fallbacks():
     assert svg == str(build_context(tables, fixture_meta())["matched"]["love_svg"])
     ids = re.findall(r'\bid="([^"]+)"', svg)
     assert ids and all(i.startswith("love-") for i in ids)
-    assert ctx["figures"] == {"chart": 1, "love": 2, "flow": 3}
+    assert ctx["figures"] == {"chart": 1, "love": 2, "roi": 3, "tornado_roi": 4, "tornado_sroi": 5, "flow": 6}
     assert m["cohorts"][1]["compare"][1]["did"] == "-7.78"  # now 40 matched: published
     # An infinite SMD (difference over a zero SD) is shown as such, not plotted, and noted.
     female = next(r for r in m["balance"]["rows"] if r["label"] == "Sex (female)")
@@ -874,11 +1192,12 @@ def test_love_plot_two_cohorts_and_fallbacks():
         "more: risk score (-0.12). Remaining differences can bias the difference in "
         "differences."]
     assert ctx["tabno"] == {"hospital": 1, "compare": 2, "means": 3, "balance": 4,
-                            "unmatched": 5, "sensitivity": 6, "wellbeing": 7, "attrition": 8}
+                            "unmatched": 5, "sensitivity": 6, "costs": 7, "roi": 8, "sroi": 9, "sources": 10,
+                            "wellbeing": 11, "attrition": 12}
 
 
 def test_absent_matching_tables_still_render(tmp_path):
-    paths = render_report(fixture_tables(matching=False), fixture_meta(), tmp_path)
+    paths = render_report(fixture_tables(matching=False, economics=False), fixture_meta(), tmp_path)
     text = pdftotext(paths["pdf"])
     flat = " ".join(text.split())
     assert "Comparison with a matched group" not in flat
@@ -959,7 +1278,8 @@ def test_renders_without_the_doubly_robust_estimate_or_e_values(tmp_path, how):
     assert m["show"] == {"adjusted": False, "e_values": False, "rates": True}
     assert m["doubly_robust"] == "" and m["e_values"] == [] and m["adjusted"] == {}
     paths = render_report(tables, fixture_meta(), tmp_path)
-    sec = section_text(pdftotext(paths["pdf"]), "3 Comparison with a matched group", "4 Well-being")
+    sec = section_text(pdftotext(paths["pdf"]), "3 Comparison with a matched group",
+                       "4 Value for money and social value")
     assert "Emergency admissions -0.23 -0.08 -0.21 to 0.04 95 95" in sec
     assert "Emergency admissions 0.89 0.73 to 1.07" in sec
     assert "Table 2b: Proportional change compared with the matched group (rate ratios)" in sec

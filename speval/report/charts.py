@@ -200,3 +200,140 @@ def love_plot(
                        x=0.5, y=0, yshift=-30, showarrow=False, xanchor="center", yanchor="top",
                        font={"size": 11})
     return figure_to_svg(fig, prefix, width, height)
+
+
+# Return on investment: matched = filled NHS blue diamond with its 95% interval, naive = hollow grey circle.
+MATCHED_COLOUR = "#005EB8"
+NAIVE_COLOUR = "#768692"
+BREAK_EVEN_COLOUR = "#DA291C"  # NHS red, for the £1-per-£1 line
+
+
+def _value_range(values: list[float], *, include: tuple[float, ...] = (0.0, 1.0), pad: float = 0.08
+                 ) -> tuple[float, float]:
+    """An axis range holding every value and `include`, with a little room either side."""
+    lo, hi = min([*values, *include]), max([*values, *include])
+    room = (hi - lo) * pad or 0.5
+    return lo - room, hi + room
+
+
+def roi_scenarios(
+    labels: list[str],
+    matched: list[float | None],
+    matched_low: list[float | None],
+    matched_high: list[float | None],
+    naive: list[float | None],
+    matched_text: list[str],
+    naive_text: list[str],
+    *,
+    names: tuple[str, str] = ("Matched", "Naive"),
+    prefix: str = "roi",
+    width: int = 680,
+    height: int = 215,
+) -> str:
+    """Return per £1 spent in each scenario, as SVG: the matched estimate with its 95% interval (error
+    bars) and the naive one beside it as a marker, with a dashed line at £1 (break-even).
+
+    ``labels`` are the scenarios (``<br>`` breaks lines), ``names`` the two bases (matched, naive) as the
+    legend shows them; every value must already be a published figure and the text labels are printed beside
+    the markers exactly as given. A None is not drawn.
+    """
+    xs = list(range(len(labels)))
+    fig = go.Figure()
+    shown = [v for v in (*matched, *matched_low, *matched_high, *naive) if v is not None]
+    if any(v is not None for v in matched):
+        fig.add_trace(go.Scatter(
+            name=f"{names[0]} (95% interval)", x=[x - 0.12 for x in xs], y=matched,
+            mode="markers+text", text=matched_text, textposition="middle left", uid=f"{prefix}m",
+            marker={"color": MATCHED_COLOUR, "symbol": "diamond", "size": 10}, cliponaxis=False,
+            error_y={"type": "data", "symmetric": False, "color": MATCHED_COLOUR, "thickness": 1.4, "width": 5,
+                     "array": [None if h is None or m is None else h - m for m, h in zip(matched, matched_high)],
+                     "arrayminus": [None if lo is None or m is None else m - lo
+                                    for m, lo in zip(matched, matched_low)]}))
+    if any(v is not None for v in naive):
+        fig.add_trace(go.Scatter(
+            name=names[1], x=[x + 0.12 for x in xs], y=naive,
+            mode="markers+text", text=naive_text, textposition="middle right", uid=f"{prefix}n",
+            marker={"color": NAIVE_COLOUR, "symbol": "circle-open", "size": 9, "line": {"width": 1.8}},
+            cliponaxis=False))
+    fig.add_trace(go.Scatter(  # the £1-per-£1 line across the plot (the caption names it)
+        name="£1 per £1 (break-even)", x=[-0.6, len(labels) - 0.4], y=[1, 1], mode="lines", uid=f"{prefix}b",
+        line={"color": BREAK_EVEN_COLOUR, "width": 1.2, "dash": "dash"}, hoverinfo="skip", showlegend=False))
+    fig.update_layout(
+        template="simple_white",
+        font={"family": FONT_FAMILY, "size": 11, "color": "#212B32"},
+        width=width, height=height,
+        margin={"l": 60, "r": 10, "t": 30, "b": 48},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "xanchor": "left",
+                "font": {"size": 9.5}},
+        xaxis={"tickmode": "array", "tickvals": xs, "ticktext": labels, "range": [-0.6, len(labels) - 0.4],
+               "ticks": "", "showline": True},
+        yaxis={"title": {"text": "Return per £1 spent (£)"}, "range": list(_value_range(shown)),
+               "showgrid": True, "gridcolor": "#E8EDEE", "zeroline": True, "zerolinecolor": "#AEB7BD",
+               "tickformat": ".1f"},
+    )
+    return figure_to_svg(fig, prefix, width, height)
+
+
+# Tornado: the result with an assumption at the low end of its range (light) and at the high end (dark).
+LOW_END_COLOUR = "#41B6E6"   # NHS light blue
+HIGH_END_COLOUR = "#003087"  # NHS dark blue
+
+
+def tornado(
+    panels: list[tuple[str, float, list[tuple[str, float | None, float | None, str, str]]]],
+    *,
+    prefix: str = "tornado",
+    width: int = 680,
+    row_height: int = 14,
+) -> str:
+    """One-way sensitivity as a tornado chart (SVG): for each panel ``(title, value used, rows)``, one row
+    per assumption ``(label, at its low end, at its high end, text, text)``, drawn as bars from the value used
+    (a solid line) to the result at each end (light: low end, dark: high end; the caption says so, there is no
+    legend), widest at the top; a dashed line at £1 per £1.
+
+    Values must already be published figures (the texts are printed at the bar ends as given); rows come in
+    the order given.
+    """
+    from plotly.subplots import make_subplots
+
+    if not panels:
+        raise ValueError("a tornado chart needs at least one panel")
+    counts = [max(len(rows), 1) for _, _, rows in panels]
+    height = 44 + 40 * len(panels) + row_height * sum(counts)
+    fig = make_subplots(rows=len(panels), cols=1, row_heights=[c / sum(counts) for c in counts],
+                        vertical_spacing=(60 / height) if len(panels) > 1 else 0,
+                        subplot_titles=[t for t, _, _ in panels])
+    for i, (_, used, rows) in enumerate(panels, start=1):
+        labels = [r[0] for r in rows]
+        for end, index, colour in (("low", 1, LOW_END_COLOUR), ("high", 2, HIGH_END_COLOUR)):
+            values = [r[index] for r in rows]
+            texts = [r[index + 2] if r[index] is not None and abs(r[index] - used) > 1e-9 else "" for r in rows]
+            fig.add_trace(go.Bar(
+                name=f"{end.capitalize()} end of the range", y=labels,
+                x=[None if v is None else v - used for v in values], base=used, orientation="h",
+                marker={"color": colour}, text=texts, textposition="outside", cliponaxis=False,
+                textfont={"size": 9.5}, showlegend=False, uid=f"{prefix}{i}{end}"),
+                row=i, col=1)
+        ends = [v for r in rows for v in (r[1], r[2]) if v is not None]
+        lo, hi = _value_range([*ends, used], include=(1.0,), pad=0.14)
+        fig.update_xaxes(range=[lo, hi], showgrid=True, gridcolor="#E8EDEE", zeroline=False,
+                         tickformat=".2f" if hi - lo < 1 else ".1f", row=i, col=1)
+        fig.update_yaxes(autorange="reversed", ticks="", ticksuffix="  ", categoryorder="array",
+                         categoryarray=labels, row=i, col=1)
+        axis = "" if i == 1 else str(i)
+        fig.add_shape(type="line", x0=used, x1=used, y0=0, y1=1, xref=f"x{axis}", yref=f"y{axis} domain",
+                      line={"color": "#212B32", "width": 1.2})
+        if lo <= 1.0 <= hi:
+            fig.add_shape(type="line", x0=1, x1=1, y0=0, y1=1, xref=f"x{axis}", yref=f"y{axis} domain",
+                          layer="below", line={"color": BREAK_EVEN_COLOUR, "width": 1.2, "dash": "dash"})
+    fig.update_layout(
+        template="simple_white", barmode="overlay", bargap=0.25,
+        font={"family": FONT_FAMILY, "size": 10.5, "color": "#212B32"},
+        width=width, height=height,
+        margin={"l": 10, "r": 16, "t": 24, "b": 24},
+        uniformtext={"minsize": 9, "mode": "show"},
+    )
+    for ann in fig.layout.annotations:  # panel titles, over the left of each panel
+        ann.update(x=1, xanchor="right", font={"family": FONT_FAMILY, "size": 11, "color": "#003087"})
+    fig.update_yaxes(automargin=True)
+    return figure_to_svg(fig, prefix, width, height)

@@ -16,6 +16,15 @@ suppression for sub-national HES figures):
   ``*``;
 * a group of 0 people shows its count as ``0`` and its means blank.
 
+Money (unit costs, programme costs, social values, returns per £1) is not a statistic about
+people and is shown as computed (``publish_money``), with two exceptions that follow the rule
+for means: a figure per patient (a saving per patient, the return worked from it) is a mean
+over the group it was estimated on, so it is ``*`` when that group has 1-7 people; and a total
+that multiplies a figure per patient by a number of people is worked out from the *rounded*
+number, like a percentage, so it cannot give the exact count away. A count-like total that
+need not be whole (volunteering hours) is rounded to a whole number and published as a count
+(``publish_quantity``).
+
 Data-quality record counts (rows read, duplicates, records revised, ...) are counts like
 any other; only the share of *records* with a missing value (``publish_record_pct``), which
 is not a statistic about people, is shown from the unrounded counts, to one decimal.
@@ -60,6 +69,7 @@ __all__ = [
     "publish_attrition",
     "publish_balance",
     "publish_balance_all_settings",
+    "publish_costs_avoided",
     "publish_count",
     "publish_hes_file_quality",
     "publish_hes_missingness",
@@ -68,12 +78,18 @@ __all__ = [
     "publish_matched_effects_all_settings",
     "publish_max_abs",
     "publish_mean",
+    "publish_money",
     "publish_pct",
+    "publish_quantity",
     "publish_quarantine",
     "publish_reconciliation",
     "publish_record_pct",
+    "publish_sroi",
     "publish_unmatched_treated",
+    "publish_value_for_money",
+    "publish_value_inputs",
     "publish_wellbeing",
+    "publish_wellbeing_progress",
     "round5",
     "round_half_up",
 ]
@@ -655,3 +671,173 @@ def publish_hes_missingness(df: pl.DataFrame) -> pl.DataFrame:
             "pct_missing": publish_record_pct(pct),
         })
     return _frame(out, HES_MISSINGNESS_COLUMNS)
+
+
+# --------------------------------------------------------------------------- economics
+
+
+def publish_money(value: Any, decimals: int = 0) -> str:
+    """An amount of money (or pounds per £1) as computed, rounded half up; blank when missing or not
+    finite. Money is not a count of people: it is never suppressed (a figure per patient is a mean and
+    goes through :func:`publish_mean` instead)."""
+    if _missing(value) or not math.isfinite(float(value)):
+        return BLANK
+    return format_decimal(value, decimals)
+
+
+def publish_quantity(value: Any) -> str:
+    """A counted total that need not be whole (volunteering hours, funding awards shared between
+    programmes): rounded half up to a whole number, then published as a count (``*`` for 1-7, else
+    to the nearest 5). Blank when missing."""
+    if _missing(value):
+        return BLANK
+    return publish_count(int(round_half_up(max(float(value), 0.0))))
+
+
+def _per_people(value: Any, n_group: Any, people: Any, decimals: int = 0) -> str:
+    """A figure per patient times a number of people: ``*`` when the group the figure was estimated
+    on or the number of people is 1-7, blank when either is empty, unknown or the value missing;
+    otherwise worked out from the rounded number of people."""
+    n, rounded = _as_count(n_group), round5(people)
+    if n is None or n == 0 or _as_count(people) in (None, 0):
+        return BLANK
+    if n <= SMALL_MAX or rounded is None:
+        return SUPPRESSED
+    if _missing(value):
+        return BLANK
+    return format_decimal(float(value) * rounded, decimals)
+
+
+COST_BASIS_COHORT = "12m"
+
+
+def cost_basis_sizes(hospital_use: pl.DataFrame | None, matched_effects: pl.DataFrame | None,
+                     cohort: str = COST_BASIS_COHORT) -> dict[str, int | None]:
+    """The group each basis of the costs avoided is estimated on, by basis: ``naive``, the cohort's
+    patients (hospital_use, all patients); ``matched``, the smaller of its matched groups in the
+    primary setting (matched_effects; a table of every setting is filtered to ``primary``). None
+    when the table does not give it."""
+    naive = next((_as_count(r["n_patients"]) for r in _rows(hospital_use, ["cohort", "group", "n_patients"])
+                  if r["cohort"] == cohort and r["group"] == "all"), None)
+    effects = matched_effects
+    if effects is not None and "setting" in effects.columns:
+        effects = effects.filter(pl.col("setting") == "primary")
+    matched = _group_sizes(effects, ["cohort"]).get((cohort,))
+    return {"naive": naive, "matched": matched}
+
+
+COSTS_AVOIDED_COLUMNS = [
+    "basis", "cohort", "item", "events_avoided_per_patient", "unit_cost_gbp", "saving_per_patient_gbp",
+    "saving_ci_low_gbp", "saving_ci_high_gbp",
+]
+COSTS_AVOIDED_PEOPLE_COLUMNS = ["saving_people_gbp", "saving_people_ci_low_gbp", "saving_people_ci_high_gbp"]
+
+
+def publish_costs_avoided(df: pl.DataFrame, sizes: dict[str, Any], people: Any = None) -> pl.DataFrame:
+    """costs_avoided (docs/contract/outputs.md) -> display strings.
+
+    Events avoided (2 decimals) and savings per patient (whole pounds, with their 95% interval) are
+    means over the basis's group (``sizes``, see :func:`cost_basis_sizes`): ``*`` when it has 1-7
+    people, blank when it is empty or unknown. Unit costs are money. ``saving_people_gbp`` and its
+    interval: the saving per patient times ``people`` (the people referred), from the rounded number
+    (see :func:`_per_people`).
+    """
+    out = []
+    for r in _rows(df, COSTS_AVOIDED_COLUMNS):
+        n = sizes.get(str(r["basis"]))
+        out.append({
+            "basis": str(r["basis"]), "cohort": str(r["cohort"]), "item": str(r["item"]),
+            "events_avoided_per_patient": publish_mean(r["events_avoided_per_patient"], n),
+            "unit_cost_gbp": publish_money(r["unit_cost_gbp"]),
+            **{c: publish_mean(r[c], n, 0)
+               for c in ("saving_per_patient_gbp", "saving_ci_low_gbp", "saving_ci_high_gbp")},
+            **{p: _per_people(r[c], n, people) for p, c in zip(
+                COSTS_AVOIDED_PEOPLE_COLUMNS,
+                ("saving_per_patient_gbp", "saving_ci_low_gbp", "saving_ci_high_gbp"))},
+        })
+    return _frame(out, [*COSTS_AVOIDED_COLUMNS, *COSTS_AVOIDED_PEOPLE_COLUMNS])
+
+
+VALUE_FOR_MONEY_COLUMNS = [
+    "basis", "scenario", "years", "discount_rate", "cost_gbp", "roi", "roi_ci_low", "roi_ci_high",
+    "prob_roi_at_least_1", "payback_months",
+]
+
+
+def publish_value_for_money(df: pl.DataFrame, sizes: dict[str, Any]) -> pl.DataFrame:
+    """value_for_money (docs/contract/outputs.md) -> display strings.
+
+    The return per £1 (2 decimals, with its 95% interval), the probability that it reaches 1 (a
+    whole percentage) and the months to payback are worked from the saving per patient, so they
+    follow it (:func:`publish_mean` over the basis's group). The cost is money. The benefit in
+    pounds is not published: it is the saving per patient times an unrounded number of people.
+    """
+    out = []
+    for r in _rows(df, VALUE_FOR_MONEY_COLUMNS):
+        n = sizes.get(str(r["basis"]))
+        prob = r["prob_roi_at_least_1"]
+        out.append({
+            "basis": str(r["basis"]), "scenario": str(r["scenario"]),
+            "years": _text(r["years"]), "discount_rate": _text(r["discount_rate"]),
+            "cost_gbp": publish_money(r["cost_gbp"]),
+            **{c: _publish_estimate(r[c], _as_count(n)) for c in ("roi", "roi_ci_low", "roi_ci_high")},
+            "prob_roi_at_least_1": publish_mean(None if _missing(prob) else 100 * float(prob), n, 0),
+            "payback_months": publish_mean(r["payback_months"], n, 0),
+        })
+    return _frame(out, VALUE_FOR_MONEY_COLUMNS)
+
+
+VALUE_INPUTS_COLUMNS = [
+    "basis", "saving_per_patient_gbp", "referred_to_date", "referred_last_year", "cost_to_date_gbp",
+    "annual_cost_gbp", "price_year",
+]
+
+
+def publish_value_inputs(df: pl.DataFrame, sizes: dict[str, Any]) -> pl.DataFrame:
+    """value_inputs -> display strings: the saving per patient as in :func:`publish_costs_avoided`,
+    the people referred (to date, and in the last four quarters) as counts, the costs as money. The
+    annual benefit is not published (the saving per patient times an unrounded count)."""
+    out = []
+    for r in _rows(df, VALUE_INPUTS_COLUMNS):
+        out.append({
+            "basis": str(r["basis"]),
+            "saving_per_patient_gbp": publish_mean(r["saving_per_patient_gbp"], sizes.get(str(r["basis"])), 0),
+            "referred_to_date": publish_count(r["referred_to_date"]),
+            "referred_last_year": publish_count(r["referred_last_year"]),
+            "cost_to_date_gbp": publish_money(r["cost_to_date_gbp"]),
+            "annual_cost_gbp": publish_money(r["annual_cost_gbp"]),
+            "price_year": _text(r["price_year"]),
+        })
+    return _frame(out, VALUE_INPUTS_COLUMNS)
+
+
+SROI_COLUMNS = ["component", "quantity", "unit", "value_low_gbp", "value_high_gbp", "per_pound_low",
+                "per_pound_high"]
+
+
+def publish_sroi(df: pl.DataFrame) -> pl.DataFrame:
+    """sroi (docs/contract/outputs.md) -> display strings: each component's quantity (measure
+    progressions, hours, awards) via :func:`publish_quantity`; values (whole pounds) and values per
+    £1 (2 decimals) are money."""
+    out = []
+    for r in _rows(df, SROI_COLUMNS):
+        out.append({
+            "component": str(r["component"]), "quantity": publish_quantity(r["quantity"]),
+            "unit": _text(r["unit"]),
+            "value_low_gbp": publish_money(r["value_low_gbp"]), "value_high_gbp": publish_money(r["value_high_gbp"]),
+            "per_pound_low": publish_money(r["per_pound_low"], 2),
+            "per_pound_high": publish_money(r["per_pound_high"], 2),
+        })
+    return _frame(out, SROI_COLUMNS)
+
+
+WELLBEING_PROGRESS_COLUMNS = ["measures_progressed", "n_followup", "n", "pct"]
+
+
+def publish_wellbeing_progress(df: pl.DataFrame) -> pl.DataFrame:
+    """wellbeing_progress (docs/contract/outputs.md) -> display strings: both counts via
+    :func:`publish_count`, the percentage from the rounded counts (:func:`publish_pct`)."""
+    out = [{"measures_progressed": str(r["measures_progressed"]), "n_followup": publish_count(r["n_followup"]),
+            "n": publish_count(r["n"]), "pct": publish_pct(r["n"], r["n_followup"])}
+           for r in _rows(df, WELLBEING_PROGRESS_COLUMNS)]
+    return _frame(out, WELLBEING_PROGRESS_COLUMNS)

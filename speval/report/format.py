@@ -51,6 +51,12 @@ def short_date(value: Any) -> str:
     return "" if d is None else f"{d.day} {_SHORT_MONTHS[d.month - 1]} {d.year}"
 
 
+def month_year(value: Any) -> str:
+    """``2012-07-01`` -> ``July 2012``."""
+    d = as_date(value)
+    return "" if d is None else f"{MONTHS[d.month - 1]} {d.year}"
+
+
 def quarter_words(quarter: str) -> str:
     """``2013Q4`` -> ``October to December 2013``."""
     m = re.fullmatch(r"(\d{4})Q([1-4])", quarter or "")
@@ -107,6 +113,53 @@ def param_value(value: Any) -> str:
     if isinstance(value, Mapping):
         return json.dumps(value, sort_keys=True, default=str)
     return str(value)
+
+
+MINUS = "\u2212"
+
+
+def grouped(s: str) -> str:
+    """A published number with thousands separators and a proper minus sign (``-1234.5`` ->
+    ``−1,234.5``); anything else (``*``, blank) unchanged."""
+    if not is_number(s):
+        return s
+    sign, body = (MINUS, s[1:]) if s.startswith("-") else ("", s)
+    whole, _, decimals = body.partition(".")
+    return f"{sign}{int(whole):,}" + (f".{decimals}" if decimals else "")
+
+
+def pounds(s: str) -> str:
+    """A published amount of money: ``1234`` -> ``£1,234``, ``-21.9`` -> ``−£21.9``; ``*`` and blank
+    unchanged."""
+    if not is_number(s):
+        return s
+    g = grouped(s)
+    return f"{MINUS}£{g[1:]}" if g.startswith(MINUS) else f"£{g}"
+
+
+def pounds_interval(lo: str, hi: str) -> str:
+    """A published interval of money as ``lo to hi`` (``−£637 to £560``); ``*`` when suppressed."""
+    shown = interval(lo, hi)
+    return f"{pounds(lo)} to {pounds(hi)}" if shown and shown != dc.SUPPRESSED else shown
+
+
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def in_words(n: int) -> str:
+    """A small whole number as a word (``5`` -> ``five``), as the text writes it; larger ones as digits."""
+    return _WORDS[n] if 0 <= n < len(_WORDS) else grouped(str(n))
+
+
+def minus(s: str) -> str:
+    """A published number with a proper minus sign (``-0.19`` -> ``−0.19``), otherwise unchanged."""
+    return MINUS + s[1:] if is_number(s) and s.startswith("-") else s
+
+
+def rate(value: float) -> str:
+    """A share as a percentage for the text, to at most one decimal: ``0.035`` -> ``3.5%``,
+    ``0.333`` -> ``33.3%``, ``0.25`` -> ``25%``."""
+    return dc.format_decimal(100 * float(value), 1).removesuffix(".0") + "%"
 
 
 def cell(s: Any) -> Any:

@@ -19,13 +19,16 @@ import polars as pl
 
 from speval.ingest.files import sha256_of
 from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST
-from speval.run.vocabulary import COHORTS, COST_BASES, COST_ITEMS, MEASURE_CODES, VALUE_SCENARIOS
+from speval.economics.reference import ADJUSTMENTS, WAGES
+from speval.run.vocabulary import (COHORTS, COST_BASES, COST_ITEMS, MEASURE_CODES, SROI_COMPONENTS, VALUE_SCENARIOS,
+                                   WELLBEING_MEASURES)
 
 COHORT_ORDER = f"list_position({[c.code for c in COHORTS]}, cohort)"
 MEASURE_ORDER = f"list_position({list(MEASURE_CODES)}, measure)"
 BASIS_ORDER = f"list_position({[b.code for b in COST_BASES]}, basis)"
 ITEM_ORDER = f"list_position({[i.code for i in COST_ITEMS]}, item)"
 SCENARIO_ORDER = f"list_position({[s.code for s in VALUE_SCENARIOS]}, scenario)"
+COMPONENT_ORDER = f"list_position({[c.code for c in SROI_COMPONENTS]}, component)"
 
 # Contract table → (warehouse table, columns in contract order, row order). Matching tables hold every
 # setting of the sensitivity analysis; the contract's tables are the primary setting's rows.
@@ -129,6 +132,41 @@ REPORT_ONLY_TABLES = {
     "unmatched_treated": "SELECT setting, cohort, reason, count(*) AS n FROM analysis.unmatched_treated "
                          "GROUP BY ALL ORDER BY ALL",
     "matching_settings": "SELECT * FROM analysis.matching_settings ORDER BY setting_order",
+    # Value for money and social value: what the scenarios start from, the providers' work behind the social
+    # return, and the reference rows this run used (for the report's assumptions and sources).
+    "value_inputs": EXTRA_TABLES["value_inputs"],
+    "programme_cost": "SELECT * FROM analysis.programme_cost",
+    "provider_shares": "SELECT provider_code, share FROM analysis.provider_shares ORDER BY provider_code",
+    "volunteering_summary": "SELECT min(month) AS first_month, max(month) AS last_month, "
+                            "sum(programme_hours) AS programme_hours FROM analysis.volunteering "
+                            "WHERE programme_hours > 0",
+    "welfare_summary": "SELECT count(*) AS awards, sum(annual_value_gbp) AS annual_value_gbp "
+                       "FROM analysis.welfare_awards",
+    "leverage_summary": "SELECT sum(share) AS awards, sum(programme_amount_gbp) AS amount_gbp "
+                        "FROM analysis.leverage WHERE share > 0",
+    "reference_unit_costs": f"SELECT item, price_year, cost_year, cost_as_published_gbp, unit_cost_gbp, status, "
+                            f"source, licence FROM analysis.unit_costs ORDER BY {ITEM_ORDER}",
+    "reference_price_index": "SELECT financial_year, index_value, index_name, status, source, licence "
+                             "FROM reference.price_index WHERE financial_year IN "
+                             "(SELECT cost_year FROM analysis.unit_costs UNION SELECT price_year FROM analysis.unit_costs) "
+                             "ORDER BY financial_year",
+    "reference_programme_costs": "SELECT c.programme, c.financial_year, c.cost_gbp, c.status, c.source, c.licence "
+                                 "FROM reference.programme_costs c, analysis.parameters p "
+                                 "WHERE c.programme = p.programme "
+                                 "AND make_date(CAST(left(c.financial_year, 4) AS INTEGER), 4, 1) <= p.quarter_end "
+                                 "ORDER BY c.financial_year",
+    "reference_wages": "SELECT w.wage, w.valid_from, w.valid_to, w.hourly_gbp, w.status, w.source, w.licence "
+                       "FROM reference.wages w WHERE EXISTS (SELECT 1 FROM analysis.volunteering v "
+                       "WHERE v.programme_hours > 0 AND v.month >= w.valid_from "
+                       "AND (w.valid_to IS NULL OR v.month <= w.valid_to)) "
+                       f"ORDER BY list_position({list(WAGES)}, w.wage), w.valid_from",
+    "reference_wellbeing_proxies": "SELECT px.measure, px.basis, px.value_low_gbp, px.value_high_gbp, px.status, "
+                                   "px.source, px.licence FROM reference.wellbeing_proxies px "
+                                   "JOIN analysis.parameters p ON px.basis = p.wellbeing_valuation "
+                                   f"ORDER BY list_position({[m.code for m in WELLBEING_MEASURES]}, px.measure)",
+    "reference_sroi_adjustments": "SELECT component, adjustment, value, status, source, licence "
+                                  f"FROM reference.sroi_adjustments ORDER BY {COMPONENT_ORDER}, "
+                                  f"list_position({list(ADJUSTMENTS)}, adjustment)",
 }
 
 

@@ -27,6 +27,7 @@ from speval.report.sections.hospital_use import hospital_use
 from speval.report.sections.included import cohort_flow_figure, inclusion_table
 from speval.report.sections.matched import matched_comparison
 from speval.report.sections.summary import key_figures
+from speval.report.sections.value import value_for_money
 from speval.report.sections.wellbeing import wellbeing
 from speval.report.templating import CSS_NAME, TEMPLATE_DIR, TEMPLATE_NAME, html_environment
 from speval.run.spec import REPORT_HTML, REPORT_PDF
@@ -44,12 +45,16 @@ def _numbered(shown: list[tuple[str, bool]]) -> dict[str, int | None]:
     return numbers
 
 
-def _contents(matched: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Sections and appendices with their numbers; the matched comparison only when tried."""
+def _contents(matched: Mapping[str, Any] | None, value: Mapping[str, Any] | None = None
+              ) -> list[dict[str, Any]]:
+    """Sections and appendices with their numbers; the matched comparison only when tried, and value for money
+    only when the run gave its tables."""
     sections = [("summary", "Summary"),
                 ("hospital", "Hospital use before and after referral")]
     if matched is not None:
         sections.append(("matched", "Comparison with a matched group"))
+    if value is not None:
+        sections.append(("value", "Value for money and social value"))
     sections += [("wellbeing", "Well-being"), ("included", "Who was included"),
                  ("caveats", "Caveats")]
     numbered = [{"id": sid, "title": title, "number": str(i + 1), "appendix": False}
@@ -78,9 +83,13 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
     wb = wellbeing(tables, parameters)
     att = inclusion_table(tables)
     matched = matched_comparison(tables, hosp["cells"], parameters)
+    value = value_for_money(tables)
     flow_svg = cohort_flow_figure(att["data"], hes, long_date(quarter_end))
     figures = _numbered([("chart", hosp["chart_svg"] is not None),
                          ("love", bool(matched and matched["love_svg"])),
+                         ("roi", bool(value and value["roi"]["chart_svg"])),
+                         ("tornado_roi", bool(value and value["sensitivity"]["return_svg"])),
+                         ("tornado_sroi", bool(value and value["sensitivity"]["social_svg"])),
                          ("flow", flow_svg is not None)])
     tabno = _numbered([
         ("hospital", bool(hosp["cohorts"])),
@@ -89,10 +98,14 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         ("balance", bool(matched and matched["balance"]["cohorts"])),
         ("unmatched", bool(matched and matched["unmatched"])),
         ("sensitivity", bool(matched and matched["sensitivity"])),
+        ("costs", bool(value and value["costs"]["shown"])),
+        ("roi", bool(value and value["roi"]["shown"])),
+        ("sroi", bool(value and value["social"]["rows"])),
+        ("sources", bool(value and value["assumptions"]["rows"])),
         ("wellbeing", bool(wb["rows"])),
         ("attrition", bool(att["rows"])),
     ])
-    sections = _contents(matched)
+    sections = _contents(matched, value)
 
     return {
         "programme": programme,
@@ -113,6 +126,7 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         "comparison": comparison_state(matched),
         "hosp": hosp,
         "matched": matched,
+        "value": value,
         "wb": wb,
         "att": att,
         "flow_svg": flow_svg,
