@@ -35,7 +35,7 @@ test-fast: setup
 
 ui: setup
 	@echo "Dagster UI on http://127.0.0.1:3000 (run history kept in .dagster/)"
-	@$(UV) run --frozen dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions
+	@$(UV) run --frozen dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: setup
 	@$(UV) run --frozen python bench/hes_stage.py

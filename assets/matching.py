@@ -10,7 +10,7 @@ from assets.versions import code_version
 from assets.resources import EvaluationSettings, Warehouse
 from speval.analysis.comparison import PRIMARY
 from speval.run.vocabulary import COHORTS, SMD_THRESHOLD
-from speval.warehouse import replace_table
+from speval.warehouse import one, replace_table
 
 matching_sql_assets = [
     sql_table_asset("analysis.matching_population", "matching"),
@@ -104,8 +104,11 @@ def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
         bad = con.execute("SELECT cohort, covariate, smd_after FROM analysis.balance WHERE setting = ? "
                           "AND abs(smd_after) >= ? ORDER BY cohort, covariate", [PRIMARY, SMD_THRESHOLD]).fetchall()
-    return dg.AssetCheckResult(passed=not bad, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"imbalanced": dg.MetadataValue.json([[c, v, round(s, 3)] for c, v, s in bad])})
+        largest = one(con, "SELECT max(abs(smd_after)) FROM analysis.balance WHERE setting = ?", [PRIMARY])[0]
+    metadata = {"imbalanced": dg.MetadataValue.json([[c, v, round(s, 3)] for c, v, s in bad])}
+    if largest is not None:  # a number, so the UI plots it over runs (absent when nothing was matched)
+        metadata["max_abs_smd_after"] = dg.MetadataValue.float(round(largest, 4))
+    return dg.AssetCheckResult(passed=not bad, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
 
 
 @dg.multi_asset(specs=[

@@ -17,8 +17,9 @@ from assets.versions import code_version as source_version
 from speval.package_data import CHECKOUT, data_folder
 from speval.report.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
                                    missing_outputs, publish_run_folder, read_contract_table, write_manifest)
+from speval.ingest.files import sha256_of
 from speval.run.plan import deviations, load_plan
-from speval.run.spec import RunSpec, parameters_row
+from speval.run.spec import REPORT_HTML, REPORT_PDF, RunSpec, parameters_row
 from speval.warehouse import one
 
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
@@ -51,7 +52,25 @@ def analysis_tables(context, settings: EvaluationSettings,
     staging = settings.staging_folder(context.run)
     with warehouse.connect() as con:
         written = export_tables(con, staging)
-    return dg.MaterializeResult(metadata=_published_paths(written, staging, settings))
+        previews = {f"preview_{name}": dg.MetadataValue.md(markdown_table(read_contract_table(con, name)))
+                    for name in PREVIEWED_TABLES}
+    return dg.MaterializeResult(metadata={**_published_paths(written, staging, settings), **previews})
+
+
+# Small tables shown in the UI (restricted, like tables/: the UI is the evaluation team's tool).
+PREVIEWED_TABLES = ("attrition", "hospital_use", "matched_effects")
+
+
+def markdown_table(frame) -> str:
+    """A table as Markdown for the UI's metadata view: numbers to 4 significant figures, blanks blank."""
+    def cell(value) -> str:
+        if value is None:
+            return ""
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join(lines)
 
 
 def _published_paths(written: dict, staging, settings: EvaluationSettings) -> dict:
@@ -147,7 +166,15 @@ def evaluation_report(context, settings: EvaluationSettings,
         tables |= {name: con.sql(query).pl() for name, query in REPORT_ONLY_TABLES.items()}
         meta = report_meta(con, settings.spec)
     paths = render_report(tables, meta, staging)
-    return dg.MaterializeResult(metadata=_published_paths(paths, staging, settings))
+    return dg.MaterializeResult(metadata={**_published_paths(paths, staging, settings),
+                                          **_run_identity(settings),
+                                          **{f"{kind}_sha256": sha256_of(path) for kind, path in paths.items()}})
+
+
+def _run_identity(settings: EvaluationSettings) -> dict:
+    """What an auditor matches a materialisation with: quarter, programme and the code's git commit."""
+    return {"quarter": settings.spec.quarter.key, "programme": settings.spec.programme.code,
+            "git_commit": code_version(CHECKOUT)["git_commit"] or "unknown"}
 
 
 @dg.asset(
@@ -189,10 +216,16 @@ def run_manifest(context, settings: EvaluationSettings,
         reference_data=reference,
     )
     publish_run_folder(folder, settings.spec.run_folder)
-    return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(settings.spec.run_folder / "run_manifest.json")),
-                  "outputs": len(manifest["outputs"]), "inputs": len(manifest["inputs"])}
-    )
+    outputs = {o["file"]: o["sha256"] for o in manifest["outputs"]}
+    published = settings.spec.run_folder
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(published / "run_manifest.json")),
+        "report_pdf": dg.MetadataValue.url(published.joinpath(REPORT_PDF).resolve().as_uri()),
+        "report_html": dg.MetadataValue.url(published.joinpath(REPORT_HTML).resolve().as_uri()),
+        **_run_identity(settings),
+        "manifest_sha256": sha256_of(published / "run_manifest.json"),
+        "pdf_sha256": outputs.get(REPORT_PDF), "html_sha256": outputs.get(REPORT_HTML),
+        "outputs": len(manifest["outputs"]), "inputs": len(manifest["inputs"])})
 
 
 report_assets = [analysis_tables, evaluation_report, run_manifest]

@@ -3,6 +3,7 @@ exit code 2, through the real CLI; a report can never carry one run's title over
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -122,6 +123,43 @@ def test_a_successful_run_is_quiet_and_runs_with_dagster_home_exported(tmp_path)
     assert lines[-1] == f"Report: {(tmp_path / 'out' / 'LTC' / '2013Q4' / 'evaluation_report.pdf').resolve()}"
     assert done.stderr == ""
     assert any((home / ".dagster").rglob("*.db"))  # the run is in the instance's history
+    auditors_view_of_the_report(home, tmp_path / "out" / "LTC" / "2013Q4")
+
+
+def auditors_view_of_the_report(home, folder):
+    """The report's and the manifest's materialisations say which quarter, programme and commit they are, with
+    the sha256 of the PDF, the HTML and the manifest as published; the tables carry Markdown previews; checks
+    carry numbers the UI can plot."""
+    import hashlib
+
+    probe = (
+        "import dagster as dg, json\n"
+        "i = dg.DagsterInstance.get()\n"
+        "m = lambda k: {n: v.value for n, v in i.get_latest_materialization_event(dg.AssetKey(k))"
+        ".asset_materialization.metadata.items()}\n"
+        "checks = {}\n"
+        "for r in i.get_runs(limit=1):\n"
+        "    for e in i.all_logs(r.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):\n"
+        "        ev = e.dagster_event.event_specific_data\n"
+        "        checks[ev.asset_check_key.name + '@' + ev.asset_key.to_user_string()] = "
+        "{n: v.value for n, v in ev.metadata.items()}\n"
+        "print(json.dumps({'manifest': m(['report', 'run_manifest']), 'report': m(['report', 'evaluation_report']),"
+        " 'tables': m(['report', 'analysis_tables']), 'checks': checks}, default=str))"
+    )
+    env = os.environ | {"DAGSTER_HOME": str(home), "SPEVAL_DAGSTER_STORAGE": str(home / ".dagster")}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    sha = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+           for name in ("evaluation_report.pdf", "evaluation_report.html", "run_manifest.json")}
+    for asset in ("manifest", "report"):
+        assert (seen[asset]["quarter"], seen[asset]["programme"]) == ("2013Q4", "LTC")
+        assert len(seen[asset]["git_commit"]) == 40 or seen[asset]["git_commit"] == "unknown"
+        assert seen[asset]["pdf_sha256"] == sha["evaluation_report.pdf"]
+        assert seen[asset]["html_sha256"] == sha["evaluation_report.html"]
+    assert seen["manifest"]["manifest_sha256"] == sha["run_manifest.json"]
+    assert seen["manifest"]["report_pdf"] == (folder / "evaluation_report.pdf").resolve().as_uri()
+    assert seen["tables"]["preview_attrition"].startswith("| cohort | step | n |")
+    assert isinstance(seen["checks"]["quarantine_share_below_5pct@staged/apc"]["max_quarantined_pct"], float)
 
 
 # ---- report integrity

@@ -46,7 +46,7 @@ def dagster_ui(tmp_path_factory):
     env = {**os.environ, "DAGSTER_HOME": str(REPO), "SPEVAL_DAGSTER_STORAGE": str(storage)}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
-         "-m", "pipelines.definitions"],
+         "-w", "workspace.yaml"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
@@ -110,6 +110,7 @@ def test_run_launched_from_the_ui_succeeds_and_is_kept(dagster_ui, tmp_path):
     ds.write()
     location = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
     location_name = location["workspaceOrError"]["locationEntries"][0]["name"]
+    assert location_name == "speval"  # workspace.yaml names the code location
     run_config = {"resources": {
         "settings": {"config": {"quarter": "2013Q4", "programme": "LTC", "data_dir": str(tmp_path / "data"),
                                 "out_dir": str(tmp_path / "out")}},
