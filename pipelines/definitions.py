@@ -12,6 +12,7 @@ from assets.report import report_assets, report_checks
 from assets.validate import audit_assets, staged_assets, staged_checks
 from assets.resources import EvaluationSettings, default_warehouse
 from pipelines.schedules import quarterly_report_schedule
+from pipelines.sensors import new_delivery_sensor
 from pipelines.jobs import quarterly_evaluation
 
 defs = dg.Definitions(
@@ -21,6 +22,7 @@ defs = dg.Definitions(
                   *economics_checks, *report_checks],
     jobs=[quarterly_evaluation],
     schedules=[quarterly_report_schedule],
+    sensors=[new_delivery_sensor],
     resources={"settings": EvaluationSettings(), "warehouse": default_warehouse()},
     # DuckDB has one writer: assets of a run execute one at a time (dagster.yaml also queues runs one at a time).
     executor=dg.in_process_executor,
