@@ -5,7 +5,7 @@ import dagster as dg
 
 from assets.versions import code_version
 from assets.sql_table import sql_table_asset
-from assets.resources import Warehouse
+from assets.resources import WAREHOUSE_POOL, Warehouse
 from speval.warehouse import one
 
 CORE_TABLES = (
@@ -31,11 +31,12 @@ REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.we
                     "analysis.sroi_components")
 
 
-@dg.multi_asset(specs=[dg.AssetSpec(name.split("."), group_name="cohorts", kinds={"duckdb", "python"},
-                                    code_version=code_version("speval.run.vocabulary", "speval.warehouse"),
-                                    description="Written from the vocabulary (speval/run/vocabulary.py): codes in "
-                                    "reporting order, for the SQL rules to join to.")
-                       for name in REFERENCE_TABLES])
+@dg.multi_asset(pool=WAREHOUSE_POOL, specs=[
+    dg.AssetSpec(name.split("."), group_name="cohorts", kinds={"duckdb", "python"},
+                 code_version=code_version("speval.run.vocabulary", "speval.warehouse"),
+                 description="Written from the vocabulary (speval/run/vocabulary.py): codes in reporting order, "
+                 "for the SQL rules to join to.")
+    for name in REFERENCE_TABLES])
 def reference_lists(warehouse: Warehouse):
     """The cohorts, measures, well-being measures, attrition steps, groups, well-being progress thresholds and SROI
     components, one table each."""

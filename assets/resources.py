@@ -90,6 +90,11 @@ class EvaluationSettings(dg.ConfigurableResource):
         return staging_folder(self.spec.run_folder, run.root_run_id or run.run_id)
 
 
+#: The concurrency pool of every asset that uses the warehouse: DuckDB has one writer, so dagster.yaml lets one
+#: step of the pool run at a time across runs.
+WAREHOUSE_POOL = "warehouse"
+
+
 class Warehouse(DuckDBResource):
     """The DuckDB file, opened offline and with the layer schemas present. Closed even when the asset
     using it fails (DuckDBResource.get_connection does not), so a failed run never leaves the file locked.

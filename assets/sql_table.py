@@ -10,7 +10,7 @@ import re
 
 import dagster as dg
 
-from assets.resources import Warehouse
+from assets.resources import WAREHOUSE_POOL, Warehouse
 from speval.warehouse import SQL_DIR, sql_text, sql_with_macros
 
 _TABLE_REF = re.compile(r"\b(raw|staged|core|analysis|audit|reference)\.([a-z_]+)\b")
@@ -42,6 +42,7 @@ def sql_table_asset(name: str, group: str, spec_names: tuple[str, ...] = ()) -> 
             deps.add(dg.AssetKey(ref.split(".")))
 
     @dg.asset(
+        pool=WAREHOUSE_POOL,
         key=dg.AssetKey([schema, table]),
         deps=sorted(deps, key=lambda k: k.to_user_string()),
         group_name=group,

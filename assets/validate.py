@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.sql_table import sql_table_asset
-from assets.resources import EvaluationSettings, Warehouse
+from assets.resources import EvaluationSettings, WAREHOUSE_POOL, Warehouse
 from assets.versions import code_version
 from speval.ingest.contract import ALL_SPECS, HES_FILES, FileSpec
 from speval.validate.rules import validate_file_type
@@ -22,6 +22,7 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
         deps.append(dg.AssetKey(["staged", spec.parent[1]]))
 
     @dg.asset(
+        pool=WAREHOUSE_POOL,
         key=dg.AssetKey(["staged", spec.name]),
         deps=deps,
         group_name="validate",

@@ -2,6 +2,8 @@
 what it writes), so the UI's staleness means something and an auditor can tell materialisations apart."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from assets.versions import code_version
 
 
@@ -11,6 +13,20 @@ def test_every_asset_has_a_code_version():
     graph = defs.resolve_asset_graph()
     missing = sorted(k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).code_version is None)
     assert missing == []
+
+
+def test_every_asset_is_in_the_warehouse_pool():
+    """DuckDB has one writer: dagster.yaml lets one step of the pool run at a time across runs."""
+    import yaml
+
+    from pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    pools = {graph.get(k).pools and tuple(sorted(graph.get(k).pools)) for k in graph.get_all_asset_keys()}
+    assert pools == {("warehouse",)}
+    instance = yaml.safe_load((Path(__file__).resolve().parent.parent / "dagster.yaml").read_text())
+    assert instance["concurrency"] == {"runs": {"max_concurrent_runs": 1}, "pools": {"default_limit": 1}}
+    assert "run_coordinator" not in instance  # the legacy block, superseded by concurrency.runs
 
 
 def test_a_code_version_changes_with_the_source_and_only_with_it(tmp_path):
