@@ -28,7 +28,7 @@ COHORT_TABLES = (
 
 REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.wellbeing_measures",
                     "analysis.attrition_steps", "analysis.groups", "analysis.progress_thresholds",
-                    "analysis.sroi_components")
+                    "analysis.sroi_components", "analysis.mh_pathway_steps")
 
 
 @dg.multi_asset(pool=WAREHOUSE_POOL, specs=[
@@ -38,8 +38,8 @@ REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.we
                  "for the SQL rules to join to.")
     for name in REFERENCE_TABLES])
 def reference_lists(warehouse: Warehouse):
-    """The cohorts, measures, well-being measures, attrition steps, groups, well-being progress thresholds and SROI
-    components, one table each."""
+    """The cohorts, measures, well-being measures, attrition steps, groups, well-being progress thresholds, SROI
+    components and mental-health pathway steps, one table each."""
     from speval.warehouse import write_reference_tables
 
     with warehouse.connect() as con:

@@ -1,4 +1,5 @@
-"""Outcomes: hospital use before and after referral (Table 1) and well-being (Table 2)."""
+"""Outcomes: hospital use before and after referral (Table 1), well-being (Table 2) and the mental-health
+pathway."""
 from __future__ import annotations
 
 import dagster as dg
@@ -11,6 +12,7 @@ OUTCOME_TABLES = (
     "analysis.hospital_use",
     "analysis.wellbeing_pairs",
     "analysis.wellbeing",
+    "analysis.mh_pathway",
 )
 
 outcome_assets = [sql_table_asset(name, "outcomes") for name in OUTCOME_TABLES]

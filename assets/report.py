@@ -15,8 +15,9 @@ from assets.resources import EvaluationSettings, WAREHOUSE_POOL, Warehouse
 from assets.sql_table import referenced_tables
 from assets.versions import code_version as source_version
 from speval.package_data import CHECKOUT, data_folder
-from speval.report.outputs import (CONTRACT_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version, export_tables,
-                                   missing_outputs, publish_run_folder, read_contract_table, write_manifest)
+from speval.report.outputs import (CONTRACT_TABLES, MH_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version,
+                                   export_tables, missing_outputs, publish_run_folder, read_contract_table,
+                                   write_manifest)
 from speval.ingest.files import sha256_of
 from speval.run.plan import deviations, load_plan
 from speval.run.spec import REPORT_HTML, REPORT_PDF, RunSpec, parameters_row
@@ -24,7 +25,8 @@ from speval.warehouse import one
 
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
 # The primary matching setting is picked out of analysis.matching_settings (typed columns).
-TABLE_SOURCES = sorted({table for table, _, _ in REPORT_TABLES.values()} | {"analysis.matching_settings"})
+TABLE_SOURCES = sorted({table for table, _, _ in [*REPORT_TABLES.values(), *MH_TABLES.values()]}
+                       | {"analysis.matching_settings"})
 # What the report reads beyond them (REPORT_ONLY_TABLES: every matching setting, and the economics inputs and
 # reference rows of the value-for-money section), so the report is built after all of it.
 REPORT_ONLY_SOURCES = sorted({t for query in REPORT_ONLY_TABLES.values() for t in referenced_tables(query)}

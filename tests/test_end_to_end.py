@@ -243,6 +243,11 @@ def test_mental_health_programme_and_a_programme_with_no_referrals_yet(demo, cap
     assert pl.read_csv(tables / "matched_effects.csv").height == 8
     assert pl.read_csv(tables / "balance.csv").height == 2 * len(COVARIATES)  # every covariate of both cohorts
     assert (out / "MH" / "2016Q4" / "evaluation_report.pdf").is_file()
+    pathway = pl.read_csv(tables / "mh_pathway.csv")  # MH runs only: the LTC run's tables have none
+    assert pathway["step"].to_list() == ["referred", "engaged", "took_up", "discharge_review_due", "discharged",
+                                         "discharge_observable_12m", "discharge_sustained_12m"]
+    assert pathway["n"][0] > 0 and (pathway["n"].diff().drop_nulls()[3:] <= 0).all()  # discharge steps nest
+    assert not (demo / "out" / "LTC" / QUARTER / "tables" / "mh_pathway.csv").exists()
     capsys.readouterr()
     out = demo / "mh_2013Q4"
     assert main(["run", "--quarter", "2013Q4", "--programme", "MH", "--data-dir", str(demo / "data"),

@@ -106,6 +106,12 @@ EXTRA_TABLES: dict[str, str] = {
         ) ORDER BY {COHORT_ORDER}, {MEASURE_ORDER}, estimator_order""",
 }
 
+# The contract's table of mental-health runs only (docs/contract/outputs.md), written for a run of these programmes.
+MH_ONLY_PROGRAMMES = ("MH",)
+MH_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "mh_pathway": ("analysis.mh_pathway", ("step", "n"), "step_order"),
+}
+
 # Data-quality tables for the report appendix, written beside tables/ in quality/.
 QUALITY_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "hes_file_quality": (
@@ -171,7 +177,7 @@ REPORT_ONLY_TABLES = {
 
 
 def read_contract_table(con, name: str) -> pl.DataFrame:
-    table, columns, order = {**CONTRACT_TABLES, **QUALITY_TABLES}[name]
+    table, columns, order = {**CONTRACT_TABLES, **QUALITY_TABLES, **MH_TABLES}[name]
     column_list = ", ".join(f'"{c}"' for c in columns)
     where = f"WHERE {PRIMARY}" if table in ("analysis.matched_effects", "analysis.balance") else ""
     return con.sql(f"SELECT {column_list} FROM {table} {where} ORDER BY {order}").pl()
@@ -197,6 +203,12 @@ def export_tables(con, run_dir: Path) -> dict[str, Path]:
         path = run_dir / "tables" / f"{name}.csv"
         read_extra_table(con, name).write_csv(path)
         written[name] = path
+    programme = con.execute("SELECT programme FROM analysis.parameters").fetchall()[0][0]
+    if programme in MH_ONLY_PROGRAMMES:
+        for name in MH_TABLES:
+            path = run_dir / "tables" / f"{name}.csv"
+            read_contract_table(con, name).write_csv(path)
+            written[name] = path
     return written
 
 

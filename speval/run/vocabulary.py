@@ -122,6 +122,17 @@ SROI_COMPONENTS = (
     Term("total", "Total"),
 )
 
+#: The mental-health pathway (MH runs), each step a subset of the one before from `discharge_review_due` on.
+MH_PATHWAY_STEPS = (
+    Term("referred", "Referred to the pilot"),
+    Term("engaged", "Engaged in an initial meeting"),
+    Term("took_up", "Took up a service"),
+    Term("discharge_review_due", "Due a discharge review"),
+    Term("discharged", "Discharged from secondary mental health care"),
+    Term("discharge_observable_12m", "Discharged at least 12 months ago"),
+    Term("discharge_sustained_12m", "Discharge sustained for 12 months"),
+)
+
 SMD_THRESHOLD = 0.1  # |SMD| below this is conventionally "balanced" (Austin 2009; cobalt's m.threshold)
 QUARANTINE_WARNING_SHARE = 0.05  # share of a file's rows quarantined above which the supplier is asked why
 
@@ -145,4 +156,5 @@ def reference_tables() -> dict[str, pl.DataFrame]:
         "analysis.progress_thresholds": ordered(PROGRESS_THRESHOLDS, "measures_progressed",
                                                 at_least=[t.at_least for t in PROGRESS_THRESHOLDS]),
         "analysis.sroi_components": ordered(SROI_COMPONENTS, "component"),
+        "analysis.mh_pathway_steps": ordered(MH_PATHWAY_STEPS, "step"),
     }
