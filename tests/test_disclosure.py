@@ -169,6 +169,14 @@ def test_publish_wellbeing():
 
 def test_progress_low_pct_published_only_from_eight_followed_up():
     assert dc.publish_progress_low_pct(61.4, 8) == "61"
+    # With the low-scorer denominator from the warehouse, the full rule: a group of 1-7 is *, however many were
+    # followed up; otherwise the percentage from the rounded counts (12 of 20 -> 10 of 20 = 50%).
+    frame = pl.DataFrame({"measure": ["money", "family_friends"], "baseline_n": [100, 100], "baseline_mean": [3.0, 3.0],
+                          "baseline_low_pct": [10.0, 10.0], "followup_n": [40, 40], "followup_mean": [3.5, 3.5],
+                          "progress_pct": [50.0, 50.0], "progress_low_pct": [100.0, 60.0]})
+    published = dc.publish_wellbeing(frame, {"money": 3, "family_friends": 20})
+    assert published["progress_low_pct"].to_list() == ["*", "50"]
+    assert dc.publish_wellbeing(frame)["progress_low_pct"].to_list() == ["100", "60"]  # without it: followup_n
     assert dc.publish_progress_low_pct(61.4, 7) == "*"
     assert dc.publish_progress_low_pct(None, 7) == "*"
     assert dc.publish_progress_low_pct(None, 8) == ""

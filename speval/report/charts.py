@@ -337,3 +337,42 @@ def tornado(
         ann.update(x=1, xanchor="right", font={"family": FONT_FAMILY, "size": 11, "color": "#003087"})
     fig.update_yaxes(automargin=True)
     return figure_to_svg(fig, prefix, width, height)
+
+
+# Engagement funnel: one horizontal bar per step, NHS blue, widest (the people referred) at the top.
+FUNNEL_COLOUR = "#005EB8"
+
+
+def funnel_bars(
+    labels: list[str],
+    values: list[float | None],
+    texts: list[str],
+    *,
+    prefix: str = "funnel",
+    width: int = 680,
+    row_height: int = 28,
+) -> str:
+    """People at each step of a pathway as horizontal bars (SVG), first step at the top, each labelled with its
+    text at the bar's end.
+
+    Values must already be published figures; a step whose count is withheld (``None``) has no bar, only its
+    text (e.g. ``*``) at zero, so nothing is drawn to scale that the text does not show.
+    """
+    top = max([v for v in values if v is not None] + [0.0])
+    fig = go.Figure(go.Bar(
+        y=labels, x=[0.0 if v is None else v for v in values], orientation="h", text=texts,
+        textposition="outside", cliponaxis=False, marker_color=FUNNEL_COLOUR, uid=f"{prefix}b",
+        textfont={"size": 11}, hoverinfo="skip"))
+    height = 50 + row_height * len(labels)
+    fig.update_layout(
+        template="simple_white",
+        font={"family": FONT_FAMILY, "size": 11, "color": "#212B32"},
+        width=width, height=height, bargap=0.3,
+        margin={"l": 10, "r": 20, "t": 6, "b": 38},
+        xaxis={"title": {"text": "People", "standoff": 6}, "range": [0, top * 1.3 if top > 0 else 1], "showgrid": True,
+               "gridcolor": "#E8EDEE", "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "ticks": "", "ticksuffix": "  ", "categoryorder": "array",
+               "categoryarray": labels, "automargin": True},
+        uniformtext={"minsize": 10, "mode": "show"},
+    )
+    return figure_to_svg(fig, prefix, width, height)

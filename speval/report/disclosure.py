@@ -16,6 +16,10 @@ suppression for sub-national HES figures):
   ``*``;
 * a group of 0 people shows its count as ``0`` and its means blank.
 
+A share shown with a 95% interval (the mental-health pathway's steps) is a percentage like any other, and its
+Wilson interval is worked out from the same *rounded* counts (``publish_share``): an interval from the exact
+counts would give them away. It is ``*`` whenever the percentage is.
+
 Money (unit costs, programme costs, social values, returns per £1) is not a statistic about
 people and is shown as computed (``publish_money``), with two exceptions that follow the rule
 for means: a figure per patient (a saving per patient, the return worked from it) is a mean
@@ -39,7 +43,9 @@ Plain functions, no Dagster import; every function returns display-ready strings
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
+from statistics import NormalDist
 from typing import Any
 
 import polars as pl
@@ -77,6 +83,7 @@ __all__ = [
     "publish_matched_effects",
     "publish_matched_effects_all_settings",
     "publish_max_abs",
+    "publish_mh_pathway",
     "publish_mean",
     "publish_money",
     "publish_pct",
@@ -84,6 +91,7 @@ __all__ = [
     "publish_quarantine",
     "publish_reconciliation",
     "publish_record_pct",
+    "publish_share",
     "publish_sroi",
     "publish_unmatched_treated",
     "publish_value_for_money",
@@ -92,6 +100,7 @@ __all__ = [
     "publish_wellbeing_progress",
     "round5",
     "round_half_up",
+    "wilson_interval",
 ]
 
 
@@ -270,19 +279,21 @@ def publish_progress_low_pct(progress_low_pct: Any, followup_n: Any) -> str:
     return publish_mean(progress_low_pct, followup_n, decimals=0)
 
 
-def publish_wellbeing(df: pl.DataFrame) -> pl.DataFrame:
+def publish_wellbeing(df: pl.DataFrame, followup_low_n: Mapping[str, int] | None = None) -> pl.DataFrame:
     """wellbeing (docs/contract/outputs.md) -> the same columns as display strings.
 
     * counts via :func:`publish_count`; means via :func:`publish_mean` over their count;
     * baseline_low_pct = pct(round5(low), round5(baseline_n)) where
       low = baseline_low_pct x baseline_n / 100 rounded half-up to an integer;
     * progress_pct likewise over followup_n;
-    * progress_low_pct via :func:`publish_progress_low_pct` (published only when
-      followup_n >= 8).
+    * progress_low_pct likewise over its own denominator, the followed-up referrals with a low baseline
+      (`followup_low_n`, measure -> count, from the warehouse: not a column of the contract table), so a
+      low-scorer group of 1-7 is `*` (ADR 0003); without it, :func:`publish_progress_low_pct`.
     """
     out = []
     for r in _rows(df, WELLBEING_COLUMNS):
         bn, fn = r["baseline_n"], r["followup_n"]
+        low_n = None if followup_low_n is None else followup_low_n.get(str(r["measure"]), 0)
         out.append({
             "measure": str(r["measure"]),
             "baseline_n": publish_count(bn),
@@ -291,7 +302,8 @@ def publish_wellbeing(df: pl.DataFrame) -> pl.DataFrame:
             "followup_n": publish_count(fn),
             "followup_mean": publish_mean(r["followup_mean"], fn),
             "progress_pct": publish_pct(_count_from_pct(r["progress_pct"], fn), fn),
-            "progress_low_pct": publish_progress_low_pct(r["progress_low_pct"], fn),
+            "progress_low_pct": (publish_progress_low_pct(r["progress_low_pct"], fn) if low_n is None else
+                                 publish_pct(_count_from_pct(r["progress_low_pct"], low_n), low_n)),
         })
     return _frame(out, WELLBEING_COLUMNS)
 
@@ -841,3 +853,58 @@ def publish_wellbeing_progress(df: pl.DataFrame) -> pl.DataFrame:
             "n": publish_count(r["n"]), "pct": publish_pct(r["n"], r["n_followup"])}
            for r in _rows(df, WELLBEING_PROGRESS_COLUMNS)]
     return _frame(out, WELLBEING_PROGRESS_COLUMNS)
+
+
+# --------------------------------------------------------------------------- shares with an interval (MH pathway)
+
+#: The normal quantile of a two-sided 95% interval (1.959964).
+Z_95 = NormalDist().inv_cdf(0.975)
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``successes / trials`` (95% by default), as two fractions.
+
+    Chosen over the normal ("Wald") interval because the pathway's shares are often near 0 or 1 and its groups
+    small, where Wald's interval is too narrow or leaves [0, 1]; Wilson's stays inside it. 0 of n starts at 0
+    and n of n ends at 1 exactly.
+    """
+    if trials <= 0:
+        raise ValueError(f"a proportion needs at least one trial, not {trials}")
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes {successes} must lie between 0 and trials {trials}")
+    p, z2 = successes / trials, z * z
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = z / (1 + z2 / trials) * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
+
+
+def publish_share(numerator: Any, denominator: Any, decimals: int = 0) -> tuple[str, str, str]:
+    """A share as (percentage, interval low, interval high), all in %: the percentage from the rounded counts
+    (:func:`publish_pct`) and its 95% Wilson interval from the same rounded counts. All three ``*`` when either
+    count is 1-7; all blank when the denominator is 0 or missing."""
+    pct = publish_pct(numerator, denominator, decimals)
+    if pct in (SUPPRESSED, BLANK):
+        return pct, pct, pct
+    low, high = wilson_interval(round5(numerator), round5(denominator))
+    return pct, format_decimal(100 * low, decimals), format_decimal(100 * high, decimals)
+
+
+MH_PATHWAY_COLUMNS = ["step", "n", "of", "pct", "pct_low", "pct_high"]
+
+
+def publish_mh_pathway(df: pl.DataFrame, shares: Mapping[str, str]) -> pl.DataFrame:
+    """mh_pathway (docs/contract/outputs.md; step, n) -> display strings: each step's people via
+    :func:`publish_count`; for a step in ``shares`` (step -> the step it is a share of, ``of``), the share of
+    that step's people with its Wilson interval (:func:`publish_share`); blank for the others."""
+    rows = _rows(df, ["step", "n"])
+    counts = {str(r["step"]): _as_count(r["n"]) for r in rows}
+    out = []
+    for r in rows:
+        step = str(r["step"])
+        of = shares.get(step)
+        share = publish_share(counts[step], counts[of]) if of in counts else (BLANK, BLANK, BLANK)
+        out.append({"step": step, "n": publish_count(counts[step]), "of": of if of in counts else BLANK,
+                    **dict(zip(("pct", "pct_low", "pct_high"), share))})
+    return _frame(out, MH_PATHWAY_COLUMNS)

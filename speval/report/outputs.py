@@ -135,6 +135,9 @@ PACKAGES = ("dagster", "duckdb", "polars", "great-expectations", "plotly", "kale
 REPORT_ONLY_TABLES = {
     "matched_effects_all_settings": "SELECT * FROM analysis.matched_effects",
     "balance_all_settings": "SELECT * FROM analysis.balance",
+    # the denominator of wellbeing.csv's progress_low_pct (not a contract column), for disclosure control (ADR 0003)
+    "wellbeing_low_followup": "SELECT measure, count(*) FILTER (WHERE baseline_score <= 2 AND followup_score IS NOT "
+                              "NULL) AS followup_low_n FROM analysis.wellbeing_pairs GROUP BY measure ORDER BY measure",
     "unmatched_treated": "SELECT setting, cohort, reason, count(*) AS n FROM analysis.unmatched_treated "
                          "GROUP BY ALL ORDER BY ALL",
     "matching_settings": "SELECT * FROM analysis.matching_settings ORDER BY setting_order",
@@ -173,6 +176,16 @@ REPORT_ONLY_TABLES = {
     "reference_sroi_adjustments": "SELECT component, adjustment, value, status, source, licence "
                                   f"FROM reference.sroi_adjustments ORDER BY {COMPONENT_ORDER}, "
                                   f"list_position({list(ADJUSTMENTS)}, adjustment)",
+    # The mental-health pathway section (MH runs): the pathway as in its contract table (built for every run), and
+    # the paired change in each well-being measure (follow-up minus baseline, over referrals with both scores) as
+    # its count, mean and standard deviation: the report works out the interval, and no referral's row leaves.
+    "mh_pathway": "SELECT {} FROM {} ORDER BY {}".format(", ".join(MH_TABLES["mh_pathway"][1]),
+                                                       MH_TABLES["mh_pathway"][0], MH_TABLES["mh_pathway"][2]),
+    "wellbeing_change": "SELECT measure, count(*) AS n, avg(followup_score - baseline_score) AS mean_change, "
+                        "stddev_samp(followup_score - baseline_score) AS sd_change "
+                        "FROM analysis.wellbeing_pairs "
+                        "WHERE baseline_score IS NOT NULL AND followup_score IS NOT NULL "
+                        "GROUP BY measure, measure_order ORDER BY measure_order",
 }
 
 

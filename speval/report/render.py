@@ -26,10 +26,11 @@ from speval.report.sections.caveats import comparison_state
 from speval.report.sections.hospital_use import hospital_use
 from speval.report.sections.included import cohort_flow_figure, inclusion_table
 from speval.report.sections.matched import matched_comparison
+from speval.report.sections.mh_pathway import mh_pathway
 from speval.report.sections.summary import key_figures
 from speval.report.sections.value import value_for_money
 from speval.report.sections.wellbeing import wellbeing
-from speval.report.templating import CSS_NAME, TEMPLATE_DIR, TEMPLATE_NAME, html_environment
+from speval.report.templating import CSS_NAME, MH_CSS_NAME, TEMPLATE_DIR, TEMPLATE_NAME, html_environment
 from speval.run.spec import REPORT_HTML, REPORT_PDF
 
 __all__ = ["build_context", "render_html", "render_report", "write_pdf"]
@@ -45,12 +46,14 @@ def _numbered(shown: list[tuple[str, bool]]) -> dict[str, int | None]:
     return numbers
 
 
-def _contents(matched: Mapping[str, Any] | None, value: Mapping[str, Any] | None = None
-              ) -> list[dict[str, Any]]:
-    """Sections and appendices with their numbers; the matched comparison only when tried, and value for money
-    only when the run gave its tables."""
-    sections = [("summary", "Summary"),
-                ("hospital", "Hospital use before and after referral")]
+def _contents(matched: Mapping[str, Any] | None, value: Mapping[str, Any] | None = None,
+              mh: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Sections and appendices with their numbers; the mental-health pathway only for an MH run, the matched
+    comparison only when tried, and value for money only when the run gave its tables."""
+    sections = [("summary", "Summary")]
+    if mh is not None:
+        sections.append(("mh-pathway", "The mental-health pathway"))
+    sections.append(("hospital", "Hospital use before and after referral"))
     if matched is not None:
         sections.append(("matched", "Comparison with a matched group"))
     if value is not None:
@@ -84,14 +87,20 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
     att = inclusion_table(tables)
     matched = matched_comparison(tables, hosp["cells"], parameters)
     value = value_for_money(tables)
+    mh = mh_pathway(tables, programme, matched)
     flow_svg = cohort_flow_figure(att["data"], hes, long_date(quarter_end))
-    figures = _numbered([("chart", hosp["chart_svg"] is not None),
+    # The mental-health pathway comes before hospital use; other runs have no such figure or tables.
+    mh_figures = [("funnel", mh["funnel_svg"] is not None)] if mh else []
+    mh_tables = [("mh_pathway", bool(mh["steps"])), ("mh_wellbeing", bool(mh["wellbeing"]["rows"]))] if mh else []
+    figures = _numbered([*mh_figures,
+                         ("chart", hosp["chart_svg"] is not None),
                          ("love", bool(matched and matched["love_svg"])),
                          ("roi", bool(value and value["roi"]["chart_svg"])),
                          ("tornado_roi", bool(value and value["sensitivity"]["return_svg"])),
                          ("tornado_sroi", bool(value and value["sensitivity"]["social_svg"])),
                          ("flow", flow_svg is not None)])
     tabno = _numbered([
+        *mh_tables,
         ("hospital", bool(hosp["cohorts"])),
         ("compare", bool(matched and matched["cohorts"])),
         ("means", bool(matched and matched["cohorts"])),
@@ -105,7 +114,7 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         ("wellbeing", bool(wb["rows"])),
         ("attrition", bool(att["rows"])),
     ])
-    sections = _contents(matched, value)
+    sections = _contents(matched, value, mh)
 
     return {
         "programme": programme,
@@ -127,6 +136,7 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         "hosp": hosp,
         "matched": matched,
         "value": value,
+        "mh": mh,
         "wb": wb,
         "att": att,
         "flow_svg": flow_svg,
@@ -141,6 +151,8 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
 
 def render_html(context: Mapping[str, Any]) -> str:
     css = (TEMPLATE_DIR / CSS_NAME).read_text(encoding="utf-8")
+    if context.get("mh"):  # only an MH report has the pathway section: other reports' HTML stays as it was
+        css += (TEMPLATE_DIR / MH_CSS_NAME).read_text(encoding="utf-8")
     return html_environment().get_template(TEMPLATE_NAME).render(**context, css=Markup(css))
 
 

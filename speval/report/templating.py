@@ -19,6 +19,8 @@ from speval.report import format as fmt
 TEMPLATE_DIR = data_folder("templates")
 TEMPLATE_NAME = "report.html.j2"
 CSS_NAME = "report.css"
+#: The mental-health pathway section's styles, added to CSS_NAME only when the report has that section.
+MH_CSS_NAME = "mh_pathway.css"
 
 _OPTIONS: dict[str, Any] = {"undefined": StrictUndefined, "trim_blocks": True,
                             "lstrip_blocks": True, "keep_trailing_newline": True}

@@ -27,7 +27,9 @@ def followup_window(parameters: Mapping[str, Any]) -> tuple[str, str] | None:
 def outcome_rows(tables: Mapping[str, pl.DataFrame]) -> list[dict[str, Any]]:
     """Published rows in contract order, then any outcome area outside the contract list."""
     df = table(tables, "wellbeing")
-    pub = dc.publish_wellbeing(df) if df is not None else None
+    low = table(tables, "wellbeing_low_followup")
+    followup_low_n = dict(low.select("measure", "followup_low_n").iter_rows()) if low is not None else None
+    pub = dc.publish_wellbeing(df, followup_low_n) if df is not None else None
     by_measure = {r["measure"]: r for r in pub.to_dicts()} if pub is not None else {}
     rows = []
     for m, label in WELLBEING_MEASURES:
