@@ -1,6 +1,7 @@
 # speval — one command for the demo report, one for the tests. Both set everything up first.
 SHELL := /bin/bash
-QUARTER ?= 2013Q4
+# The demo quarter: 2013Q4 for LTC; MH referrals start in 2015, so an MH demo evaluates 2016Q4.
+QUARTER ?= $(if $(filter MH,$(PROGRAMME)),2016Q4,2013Q4)
 PROGRAMME ?= LTC
 SCALE ?= 1.0
 SEED ?= 42

@@ -211,7 +211,17 @@ REFERRALS = FileSpec(
         _c("MH_REACCESS_DATE", "date", required=False),
     ),
     key=("REFERRAL_ID",),
-    rules=(RowRule("CLOSED_DATE before REFERRAL_DATE", "CLOSED_DATE >= REFERRAL_DATE"),),
+    rules=(
+        RowRule("CLOSED_DATE before REFERRAL_DATE", "CLOSED_DATE >= REFERRAL_DATE"),
+        # The mental-health pathway's dates (ADR 0020): none on an LTC referral; none before the referral; a
+        # re-access not before the discharge it follows.
+        RowRule("MH dates on an LTC referral", "PROGRAMME = 'MH' OR (MH_DISCHARGE_REVIEW_DATE IS NULL AND "
+                "MH_DISCHARGE_DATE IS NULL AND MH_REACCESS_DATE IS NULL)"),
+        RowRule("MH_DISCHARGE_REVIEW_DATE before REFERRAL_DATE", "MH_DISCHARGE_REVIEW_DATE >= REFERRAL_DATE"),
+        RowRule("MH_DISCHARGE_DATE before REFERRAL_DATE", "MH_DISCHARGE_DATE >= REFERRAL_DATE"),
+        RowRule("MH_REACCESS_DATE before REFERRAL_DATE", "MH_REACCESS_DATE >= REFERRAL_DATE"),
+        RowRule("MH_REACCESS_DATE before MH_DISCHARGE_DATE", "MH_REACCESS_DATE >= MH_DISCHARGE_DATE"),
+    ),
 )
 
 ONWARD_REFERRALS = FileSpec(

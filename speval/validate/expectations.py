@@ -96,7 +96,14 @@ ROW_RULES = {
     "ae": lambda c: [*matches("ARRIVALTIME", r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"),
                      *within_coverage("ARRIVALDATE", c)],
     "op": lambda c: [*within_coverage("APPTDATE", c)],
-    "referrals": lambda c: [*not_before("CLOSED_DATE", "REFERRAL_DATE")],
+    "referrals": lambda c: [
+        *not_before("CLOSED_DATE", "REFERRAL_DATE"),
+        *not_before("MH_DISCHARGE_REVIEW_DATE", "REFERRAL_DATE"), *not_before("MH_DISCHARGE_DATE", "REFERRAL_DATE"),
+        *not_before("MH_REACCESS_DATE", "REFERRAL_DATE"), *not_before("MH_REACCESS_DATE", "MH_DISCHARGE_DATE"),
+        *(_gx().expectations.ExpectColumnValuesToBeNull(column=f, row_condition='PROGRAMME != "MH"',
+                                                          condition_parser="pandas")
+          for f in ("MH_DISCHARGE_REVIEW_DATE", "MH_DISCHARGE_DATE", "MH_REACCESS_DATE")),
+    ],
     "provider_activity": lambda c: [*not_before("END_DATE", "START_DATE")],
 }
 
