@@ -50,8 +50,9 @@ def run_speval(tmp_path, capfd):
 
 # The longest modules (measured with `pytest --durations=0`, slowest first): started first, so that no worker is
 # left with one of them at the end.
-LONGEST_MODULES = ("test_refusals", "test_run_safety", "test_validation_properties", "test_ui", "test_end_to_end",
-                   "test_planted_truth", "test_reruns_and_expectations", "test_bad_input", "test_run_spec")
+LONGEST_MODULES = ("test_ui", "test_validation_properties", "test_run_safety", "test_refusals", "test_report",
+                   "test_end_to_end", "test_bad_input", "test_reruns_and_expectations", "test_run_spec",
+                   "test_planted_truth", "test_report_economics", "test_report_mh", "test_deliveries")
 
 
 def pytest_collection_modifyitems(items):

@@ -100,12 +100,18 @@ ROW_RULES = {
         *not_before("CLOSED_DATE", "REFERRAL_DATE"),
         *not_before("MH_DISCHARGE_REVIEW_DATE", "REFERRAL_DATE"), *not_before("MH_DISCHARGE_DATE", "REFERRAL_DATE"),
         *not_before("MH_REACCESS_DATE", "REFERRAL_DATE"), *not_before("MH_REACCESS_DATE", "MH_DISCHARGE_DATE"),
-        *(_gx().expectations.ExpectColumnValuesToBeNull(column=f, row_condition='PROGRAMME != "MH"',
-                                                          condition_parser="pandas")
-          for f in ("MH_DISCHARGE_REVIEW_DATE", "MH_DISCHARGE_DATE", "MH_REACCESS_DATE")),
+        *mh_dates_blank_outside_mh(),
     ],
     "provider_activity": lambda c: [*not_before("END_DATE", "START_DATE")],
 }
+
+
+def mh_dates_blank_outside_mh() -> list:
+    """The mental-health dates are blank on every referral that is not MH (ADR 0020)."""
+    from great_expectations.expectations.row_conditions import Column
+
+    return [_gx().expectations.ExpectColumnValuesToBeNull(column=f, row_condition=Column("PROGRAMME") != "MH")
+            for f in ("MH_DISCHARGE_REVIEW_DATE", "MH_DISCHARGE_DATE", "MH_REACCESS_DATE")]
 
 
 def suite(name: str, c: Coverage) -> list:
