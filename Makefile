@@ -32,7 +32,7 @@ test: setup
 # Everything except the tests marked `pipeline` (a real `speval run`, or PDFs) or `browser` (the UI): < 60 s.
 .PHONY: test-fast
 test-fast: setup
-	@$(UV) run --frozen pytest -q -m "not pipeline and not browser"
+	@$(UV) run --frozen pytest -q -n auto --dist loadfile -m "not pipeline and not browser"
 
 ui: setup
 	@echo "Dagster UI on http://127.0.0.1:3000 (run history kept in .dagster/)"
