@@ -8,7 +8,6 @@ specification checks the loaded tables again (`speval.validate.expectations.refe
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ FINANCIAL_YEAR = r"^[0-9]{4}/[0-9]{2}$"
 WELLBEING_BASES = ("hact_wellbeing_valuation", "wellby")
 WAGES = ("national_minimum_wage", "median_hourly_pay")
 ADJUSTMENTS = ("deadweight", "attribution", "displacement")
-PROVENANCE = ("status", "source", "licence", "notes")
 
 
 @dataclass(frozen=True)
@@ -88,20 +86,6 @@ REFERENCE = {r.name: r for r in REFERENCE_FILES}
 
 class ReferenceDataError(ValueError):
     """A reference file breaks a rule: the message names the file, the row and the rule."""
-
-
-def fy_start(label: str) -> int:
-    """'2013/14' -> 2013, the calendar year its April falls in."""
-    return int(label[:4])
-
-
-def fy_label(start: int) -> str:
-    return f"{start}/{(start + 1) % 100:02d}"
-
-
-def fy_of(day: dt.date) -> str:
-    """The financial year (April to March) a date falls in."""
-    return fy_label(day.year if day.month >= 4 else day.year - 1)
 
 
 def _display(path: Path) -> str:
