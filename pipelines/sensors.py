@@ -44,9 +44,11 @@ def _uses(spec, source: str, key: str) -> bool:
             "provider_returns": key in used.provider_returns}[source]
 
 
-def runs_affected(data_dir: Path, changed: list[str], today: dt.date) -> list[tuple[Quarter, str]]:
-    """(quarter, programme) of every possible run that uses one of the `changed` deliveries."""
-    newest = max((Quarter.parse(k.split("/")[1]) for k in delivery_fingerprints(data_dir)), default=None)
+def runs_affected(data_dir: Path, changed: list[str], deliveries: list[str], today: dt.date
+                  ) -> list[tuple[Quarter, str]]:
+    """(quarter, programme) of every possible run that uses one of the `changed` deliveries (`deliveries`: every
+    delivery folder found, `<source>/<QUARTER>`)."""
+    newest = max((Quarter.parse(k.split("/")[1]) for k in deliveries), default=None)
     affected = set()
     for delivery in changed:
         source, key = delivery.split("/")
@@ -81,7 +83,7 @@ def new_delivery_sensor(context: dg.SensorEvaluationContext):
         dg.RunRequest(run_key=f"{programme}-{quarter}-{state}", tags={"quarter": quarter.key, "programme": programme},
                       run_config={"resources": {"settings": {"config": {"quarter": quarter.key,
                                                                         "programme": programme}}}})
-        for quarter, programme in runs_affected(data_dir, changed, dt.date.today())
+        for quarter, programme in runs_affected(data_dir, changed, list(prints), dt.date.today())
     ]
     if not requests:
         return dg.SkipReason(f"{', '.join(changed)} changed, but no run that uses it is possible yet")
