@@ -1,7 +1,9 @@
 """Shared test helpers: run the real `speval run` (the project's Dagster job) on a data folder."""
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +50,53 @@ def run_speval(tmp_path, capfd):
     return _run
 
 
+def _built_once(folder: Path, build) -> Path:
+    """Build `folder` once for the whole test session, whichever parallel worker asks first; the others wait on
+    a file lock and reuse it. Only for outputs the tests read and never change."""
+    with open(f"{folder}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def session_folder(tmp_path_factory) -> Path:
+    """A folder every parallel worker of this test session shares (pytest-xdist gives each its own base)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def demo_data(session_folder) -> Path:
+    """The demo data set of `make demo` (scale 1, seed 42), generated once per test session. Read-only."""
+    from speval.demo import generate
+
+    return _built_once(session_folder / "demo_data", lambda folder: generate(folder, scale=1.0, seed=42))
+
+
+@pytest.fixture(scope="session")
+def demo_run(session_folder, demo_data) -> Path:
+    """`speval run` of the demo (LTC 2013Q4) on `demo_data`, once per test session: the folder holds `out/`
+    and the warehouse `w.duckdb`. Read-only."""
+    from pipelines.cli import main
+
+    def run(folder: Path) -> None:
+        assert main(["run", "--quarter", "2013Q4", "--programme", "LTC", "--data-dir", str(demo_data),
+                     "--out", str(folder / "out"), "--warehouse", str(folder / "w.duckdb")]) == 0
+
+    return _built_once(session_folder / "demo_run", run)
+
+
 # The longest modules (measured with `pytest --durations=0`, slowest first): started first, so that no worker is
 # left with one of them at the end.
-LONGEST_MODULES = ("test_ui", "test_validation_properties", "test_run_safety", "test_refusals", "test_report",
-                   "test_end_to_end", "test_bad_input", "test_reruns_and_expectations", "test_run_spec",
-                   "test_planted_truth", "test_report_economics", "test_report_mh", "test_deliveries")
+# test_report_economics reads the shared demo run that test_planted_truth starts, so it is not among them.
+LONGEST_MODULES = ("test_planted_truth", "test_ui", "test_validation_properties", "test_run_safety", "test_refusals",
+                   "test_report", "test_end_to_end", "test_bad_input", "test_reruns_and_expectations",
+                   "test_run_spec", "test_report_mh", "test_deliveries")
 
 
 def pytest_collection_modifyitems(items):

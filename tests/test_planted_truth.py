@@ -22,16 +22,10 @@ pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rend
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from pipelines.cli import main
-    from speval.demo import generate
-
-    root = tmp_path_factory.mktemp("truth")
-    generate(root / "data", scale=1.0, seed=42)
-    assert main(["run", "--quarter", "2013Q4", "--data-dir", str(root / "data"), "--out", str(root / "out"),
-                 "--warehouse", str(root / "w.duckdb")]) == 0
+def demo(demo_data, demo_run):
     import duckdb
 
+    root = demo_run
     with duckdb.connect(str(root / "w.duckdb"), read_only=True) as con:
         treated = con.sql("SELECT DISTINCT cohort, person_id FROM analysis.matched_sets "
                           "WHERE setting = 'primary' AND role = 'treated'").pl()
@@ -39,7 +33,7 @@ def demo(tmp_path_factory):
                            "FROM analysis.matched_effects WHERE setting = 'primary'").pl()
     tables = root / "out" / "LTC" / "2013Q4" / "tables"
     return {
-        "truth": true_effects(root / "data" / "truth_patients.csv", treated),
+        "truth": true_effects(demo_data / "truth_patients.csv", treated),
         "effects": pl.read_csv(tables / "matched_effects.csv").join(adjusted, on=["cohort", "measure"]),
         "naive": pl.read_csv(tables / "hospital_use.csv").filter(group="all"),
         "balance": pl.read_csv(tables / "balance.csv"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -536,10 +535,8 @@ def read_pgm(path: Path) -> tuple[int, int, bytes]:
 def rendered(tmp_path_factory) -> dict:
     tables, meta = fixture_tables(), fixture_meta()
     first = render_report(tables, meta, tmp_path_factory.mktemp("run1"))
-    t0 = time.perf_counter()
     second = render_report(tables, meta, tmp_path_factory.mktemp("run2"))
-    elapsed = time.perf_counter() - t0
-    return {"first": first, "second": second, "elapsed": elapsed}
+    return {"first": first, "second": second}
 
 
 def test_writes_html_and_pdf(rendered):
@@ -629,9 +626,8 @@ def test_html_is_self_contained(rendered):
     assert len(ids) == len(set(ids))
 
 
-def test_page_count_and_speed(rendered):
+def test_page_count(rendered):
     assert page_count(rendered["first"]["pdf"]) >= 4
-    assert rendered["elapsed"] < 10  # warm render (kaleido already started)
 
 
 def test_renders_with_empty_tables(tmp_path):

@@ -175,19 +175,6 @@ def test_assumptions_table_lists_each_value_once_with_its_sources():
 # --------------------------------------------------------------------------- the demo report (real pipeline run)
 
 
-@pytest.fixture(scope="module")
-def demo_runs(tmp_path_factory):
-    """The demo data set (`make demo`: scale 1, seed 42), run once."""
-    from pipelines.cli import main
-    from speval.demo import generate
-
-    root = tmp_path_factory.mktemp("economics_demo")
-    generate(root / "data", scale=1.0, seed=42)
-    args = ["run", "--quarter", "2013Q4", "--data-dir", str(root / "data"), "--warehouse", str(root / "w.duckdb")]
-    assert main([*args, "--out", str(root / "out")]) == 0
-    return root
-
-
 def _demo_text(pdf) -> str:
     return " ".join(subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
                                    text=True).stdout.split())
@@ -198,8 +185,8 @@ needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="po
 
 @pytest.mark.pipeline
 @needs_poppler
-def test_demo_report_has_the_value_section(demo_runs):
-    text = _demo_text(demo_runs / "out" / "LTC" / "2013Q4" / "evaluation_report.pdf")
+def test_demo_report_has_the_value_section(demo_run):
+    text = _demo_text(demo_run / "out" / "LTC" / "2013Q4" / "evaluation_report.pdf")
     start = text.index("4 Value for money and social value What")
     sec = text[start:text.index("5 Well-being Service users", start)]
     assert re.search(r"4 Value for money and social value \.+ ?\d+ 5 Well-being", text)  # in the contents
@@ -219,8 +206,8 @@ def test_demo_report_has_the_value_section(demo_runs):
 
 
 @pytest.mark.pipeline
-def test_demo_report_html_ids_are_unique(demo_runs):
-    html = (demo_runs / "out" / "LTC" / "2013Q4" / "evaluation_report.html").read_text(encoding="utf-8")
+def test_demo_report_html_ids_are_unique(demo_run):
+    html = (demo_run / "out" / "LTC" / "2013Q4" / "evaluation_report.html").read_text(encoding="utf-8")
     assert html.count('id="value"') == 1
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # the new charts' ids do not clash with the others'

@@ -271,13 +271,11 @@ def test_mh_fixture_report_is_reproducible(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def mh_run(tmp_path_factory):
+def mh_run(tmp_path_factory, demo_data):
     from pipelines.cli import main
-    from speval.demo import generate
 
     root = tmp_path_factory.mktemp("mh")
-    generate(root / "data", scale=1.0, seed=42)
-    assert main(["run", "--quarter", "2016Q4", "--programme", "MH", "--data-dir", str(root / "data"),
+    assert main(["run", "--quarter", "2016Q4", "--programme", "MH", "--data-dir", str(demo_data),
                  "--out", str(root / "out"), "--warehouse", str(root / "w.duckdb")]) == 0
     return root / "out" / "MH" / "2016Q4"
 

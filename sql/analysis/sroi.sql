@@ -45,7 +45,10 @@ valued AS (
 with_total AS (
     SELECT * FROM valued
     UNION ALL
-    SELECT 'total', NULL, NULL, sum(value_low_gbp), sum(value_high_gbp), 'sum of the components' FROM valued
+    -- summed in component order: a plain sum() adds the rows in whatever order DuckDB's threads deliver them,
+    -- and a floating-point sum in another order can differ in its last digit (runs must be identical)
+    SELECT 'total', NULL, NULL, list_sum(list(value_low_gbp ORDER BY component)),
+           list_sum(list(value_high_gbp ORDER BY component)), 'sum of the components' FROM valued
 )
 SELECT c.component, w.quantity, w.unit, w.value_low_gbp, w.value_high_gbp,
        w.value_low_gbp / nullif(cost.cost_to_date_gbp, 0) AS per_pound_low,
