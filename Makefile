@@ -20,10 +20,10 @@ setup:
 	@mkdir -p $(SPEVAL_DAGSTER_STORAGE)
 
 demo: setup
-	@rm -f data/warehouse.duckdb data/warehouse.duckdb.wal  # fresh data set, fresh warehouse
+	@rm -f data/warehouse/$(PROGRAMME)/$(QUARTER).duckdb data/warehouse/$(PROGRAMME)/$(QUARTER).duckdb.wal  # fresh data, fresh warehouse
 	@$(UV) run --frozen speval demo-data --out data/raw --scale $(SCALE) --seed $(SEED)
 	@$(UV) run --frozen speval run --quarter $(QUARTER) --programme $(PROGRAMME) --data-dir data/raw \
-		--out reports/out --warehouse data/warehouse.duckdb 2>$(SPEVAL_DAGSTER_STORAGE)/last-run.log \
+		--out reports/out 2>$(SPEVAL_DAGSTER_STORAGE)/last-run.log \
 		|| { tail -n 30 $(SPEVAL_DAGSTER_STORAGE)/last-run.log; exit 1; }
 
 test: setup
@@ -42,4 +42,4 @@ bench: setup
 	@$(UV) run --frozen python bench/hes_stage.py
 
 clean:
-	rm -rf reports/out data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock .dagster
+	rm -rf reports/out data/warehouse .dagster

@@ -5,6 +5,7 @@ import dagster as dg
 
 from assets.versions import code_version
 from assets.sql_table import sql_table_asset
+from assets.partitions import evaluation_partitions
 from assets.resources import WAREHOUSE_POOL, Warehouse
 from speval.warehouse import one
 
@@ -31,7 +32,7 @@ REFERENCE_TABLES = ("analysis.cohort_windows", "analysis.measures", "analysis.we
                     "analysis.sroi_components", "analysis.mh_pathway_steps")
 
 
-@dg.multi_asset(pool=WAREHOUSE_POOL, specs=[
+@dg.multi_asset(pool=WAREHOUSE_POOL, partitions_def=evaluation_partitions, specs=[
     dg.AssetSpec(name.split("."), group_name="cohorts", kinds={"duckdb", "python"},
                  code_version=code_version("speval.run.vocabulary", "speval.warehouse"),
                  description="Written from the vocabulary (speval/run/vocabulary.py): codes in reporting order, "

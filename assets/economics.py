@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.partitions import evaluation_partitions
 from assets.resources import WAREHOUSE_POOL, Warehouse
 from assets.sql_table import sql_table_asset
 from assets.versions import code_version
@@ -18,7 +19,7 @@ REFERENCE_CODE_VERSION = code_version("assets.economics", "speval.economics.refe
 VALUE_CODE_VERSION = code_version("assets.economics", "speval.economics.value", "speval.economics.scenarios")
 
 
-@dg.multi_asset(pool=WAREHOUSE_POOL, specs=[
+@dg.multi_asset(pool=WAREHOUSE_POOL, partitions_def=evaluation_partitions, specs=[
     *(dg.AssetSpec(["reference", r.name], group_name="economics", kinds={"duckdb", "csv"},
                    code_version=REFERENCE_CODE_VERSION,
                    description=f"data/reference/{r.filename}: {r.description}") for r in REFERENCE_FILES),
@@ -96,6 +97,7 @@ def every_month_has_wages(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 @dg.multi_asset(
     pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
     specs=[
         dg.AssetSpec(["analysis", "costs_avoided"], group_name="economics", kinds={"duckdb", "python"},
                      code_version=VALUE_CODE_VERSION,

@@ -6,6 +6,7 @@ import hashlib
 import dagster as dg
 import polars as pl
 
+from assets.partitions import evaluation_partitions
 from assets.resources import EvaluationSettings, WAREHOUSE_POOL, Warehouse
 from assets.versions import code_version
 from speval.ingest.contract import ALL_SPECS, HES_FILES, FileSpec
@@ -20,8 +21,8 @@ from speval.warehouse import replace_table
 PARAMETERS_KEY = dg.AssetKey(["analysis", "parameters"])
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=PARAMETERS_KEY, group_name="ingest", kinds={"duckdb"},
-          code_version=code_version("assets.ingest", "speval.run.spec", "speval.report.outputs"))
+@dg.asset(pool=WAREHOUSE_POOL, partitions_def=evaluation_partitions, key=PARAMETERS_KEY, group_name="ingest",
+          kinds={"duckdb"}, code_version=code_version("assets.ingest", "speval.run.spec", "speval.report.outputs"))
 def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """The run's specification as one row every SQL rule reads: quarter, programme, the deliveries it uses
     (planned when the run started) and the analysis parameters. First checks that the output folder can be
@@ -48,8 +49,8 @@ def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mat
 DELIVERY_FILES_KEY = dg.AssetKey(["audit", "delivery_files"])
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=DELIVERY_FILES_KEY, deps=[PARAMETERS_KEY], group_name="ingest",
-          kinds={"duckdb"},
+@dg.asset(pool=WAREHOUSE_POOL, partitions_def=evaluation_partitions, key=DELIVERY_FILES_KEY, deps=[PARAMETERS_KEY],
+          group_name="ingest", kinds={"duckdb"},
           code_version=code_version("assets.ingest", "speval.ingest.deliveries", "speval.ingest.files"))
 def delivery_files(context, settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """The deliveries in use as found on disk, before any data file is read: the HES manifest (hashed, and
@@ -87,6 +88,7 @@ RAW_CODE_VERSION = code_version("assets.ingest", "speval.ingest.files", "speval.
 def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
     @dg.asset(
         pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
         key=dg.AssetKey(["raw", spec.name]),
         deps=[DELIVERY_FILES_KEY],
         group_name="ingest",
@@ -123,6 +125,7 @@ raw_assets = [raw_asset(spec) for spec in ALL_SPECS]
 def previous_raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
     @dg.asset(
         pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
         key=dg.AssetKey(["raw", f"previous_{spec.name}"]),
         deps=[PARAMETERS_KEY],
         group_name="ingest",

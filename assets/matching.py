@@ -7,6 +7,7 @@ import polars as pl
 
 from assets.sql_table import sql_table_asset
 from assets.versions import code_version
+from assets.partitions import evaluation_partitions
 from assets.resources import EvaluationSettings, WAREHOUSE_POOL, Warehouse
 from speval.analysis.comparison import PRIMARY
 from speval.run.vocabulary import COHORTS, SMD_THRESHOLD
@@ -37,6 +38,7 @@ UNMATCHED_KEY = dg.AssetKey(["analysis", "unmatched_treated"])
 
 @dg.multi_asset(
     pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
     specs=[
         dg.AssetSpec(["analysis", "matched_sets"], deps=[COVARIATES_KEY], group_name="matching",
                      code_version=MATCHING_CODE_VERSION,
@@ -81,7 +83,7 @@ matched_covariates = sql_table_asset("analysis.matched_covariates", "matching")
 matched_outcomes = sql_table_asset("analysis.matched_outcomes", "matching")
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=dg.AssetKey(["analysis", "balance"]),
+@dg.asset(pool=WAREHOUSE_POOL, partitions_def=evaluation_partitions, key=dg.AssetKey(["analysis", "balance"]),
           deps=[COVARIATES_KEY, matched_covariates.key],
           code_version=MATCHING_CODE_VERSION,
           group_name="matching", kinds={"duckdb", "python"})
@@ -113,7 +115,7 @@ def balanced_after_matching(warehouse: Warehouse) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=not bad, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
 
 
-@dg.multi_asset(pool=WAREHOUSE_POOL, specs=[
+@dg.multi_asset(pool=WAREHOUSE_POOL, partitions_def=evaluation_partitions, specs=[
     dg.AssetSpec(["analysis", "matched_effects"], deps=[matched_outcomes.key, matched_covariates.key],
                  code_version=EFFECTS_CODE_VERSION,
                  group_name="matching", kinds={"duckdb", "python"},

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.partitions import evaluation_partitions
 from assets.resources import EvaluationSettings, WAREHOUSE_POOL, Warehouse
 from assets.sql_table import referenced_tables
 from assets.versions import code_version as source_version
@@ -42,6 +43,7 @@ REPORT_CODE_VERSION = source_version(
 
 @dg.asset(
     pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
     key=dg.AssetKey(["report", "analysis_tables"]),
     deps=[dg.AssetKey(t.split(".")) for t in TABLE_SOURCES],
     group_name="report",
@@ -153,6 +155,7 @@ def report_meta(con, spec: RunSpec) -> dict:
 
 @dg.asset(
     pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
     key=dg.AssetKey(["report", "evaluation_report"]),
     deps=[analysis_tables.key, *(dg.AssetKey(t.split(".")) for t in REPORT_ONLY_SOURCES)],
     group_name="report",
@@ -183,6 +186,7 @@ def _run_identity(settings: EvaluationSettings) -> dict:
 
 @dg.asset(
     pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
     key=dg.AssetKey(["report", "run_manifest"]),
     deps=[evaluation_report.key, dg.AssetKey(["reference", "files"]),
           *(dg.AssetKey(["raw", f"previous_{n}"]) for n in ("persons", "apc", "ae", "op"))],

@@ -1,8 +1,10 @@
 """Resources injected into the assets: the run's settings and the DuckDB warehouse.
 
-Both are set per run (Launchpad, schedule or `speval run`) through run config; the defaults suit the
-demo data set in `data/raw`. The warehouse resource holds the run lock (speval/run/lock.py, ADR 0013) for
-the whole run: one run per warehouse at a time, whoever launched it.
+The quarter and programme come from the run's partition (assets/partitions.py); the rest is set per run
+(Launchpad, schedule or `speval run`) through run config, and the defaults suit the demo data set in
+`data/raw`. The warehouse is the partition's own DuckDB file unless a run names one; the resource holds the
+run lock (speval/run/lock.py, ADR 0013) for the whole run: one run per warehouse at a time, whoever
+launched it.
 """
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from speval.report.outputs import staging_folder
-from speval.run.spec import (DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_WAREHOUSE, AnalysisParameters,
-                             FollowUpWindow, MatchingMethod, RunSpec, plan_run)
+from assets.partitions import run_partition
+from speval.run.spec import (DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, AnalysisParameters, FollowUpWindow,
+                             MatchingMethod, RunSpec, partition_warehouse, plan_run)
 from speval.run.plan import load_plan
-from speval.run.vocabulary import PROGRAMMES
 from speval.run.lock import RunLock, WarehouseBusy, adopt, is_busy_error
 from speval.warehouse import CONNECTION_CONFIG, SCHEMAS
 
@@ -26,14 +28,11 @@ PLAN = load_plan()  # analysis_plan.yaml: the analysis parameters' defaults (doc
 
 
 class EvaluationSettings(dg.ConfigurableResource):
-    """What to evaluate, as typed in the Launchpad, a schedule or `speval run`: the reporting quarter, the
-    programme, where inputs and outputs live, and the analysis parameters. Each run turns them once into a
-    planned `RunSpec` (speval/run/spec.py) — refusing an impossible run before any asset starts — and the
-    assets read that, never these strings."""
+    """How to evaluate, as set in the Launchpad, a schedule or `speval run`: where inputs and outputs live,
+    and the analysis parameters. What to evaluate (quarter and programme) is the run's partition. Each run
+    turns both once into a planned `RunSpec` (speval/run/spec.py) — refusing an impossible run before any
+    asset starts — and the assets read that, never these strings."""
 
-    quarter: str = Field(default="2013Q4", description="Reporting quarter, YYYYQn (Q1 = January to March).")
-    programme: str = Field(default="LTC", description="Programme code: " + ", ".join(
-        f"{p.code} ({p.label.lower()})" for p in PROGRAMMES) + ".")
     data_dir: str = Field(default=DEFAULT_DATA_DIR, description="Folder holding hes/, outcome_tool/, provider_returns/.")
     out_dir: str = Field(default=DEFAULT_OUT_DIR, description="Outputs land in <out_dir>/<PROGRAMME>/<QUARTER>/.")
     # The analysis parameters' defaults are the analysis plan's (analysis_plan.yaml, read at import), shown
@@ -62,8 +61,8 @@ class EvaluationSettings(dg.ConfigurableResource):
 
     _spec: RunSpec | None = PrivateAttr(default=None)
 
-    def run_spec(self) -> RunSpec:
-        """The typed run specification (not yet planned: deliveries unresolved)."""
+    def run_spec(self, quarter: str, programme: str) -> RunSpec:
+        """The typed run specification of one partition (not yet planned: deliveries unresolved)."""
         parameters = AnalysisParameters(
             followup=FollowUpWindow(self.followup_min_days, self.followup_max_days),
             matching=MatchingMethod(self.caliper, self.ratio, self.with_replacement),
@@ -72,16 +71,16 @@ class EvaluationSettings(dg.ConfigurableResource):
             max_quarantined_share=self.max_quarantined_share,
             quarantine_share_min_rows=self.quarantine_share_min_rows,
         )
-        return RunSpec.build(self.quarter, self.programme, self.data_dir, self.out_dir, parameters)
+        return RunSpec.build(quarter, programme, self.data_dir, self.out_dir, parameters)
 
     def setup_for_execution(self, context) -> None:
-        self._spec = plan_run(self.run_spec())
+        self._spec = plan_run(self.run_spec(*run_partition(context.dagster_run.tags)))
 
     @property
     def spec(self) -> RunSpec:
         """The run's planned specification, fixed when the run started (deliveries included)."""
-        if self._spec is None:  # used outside a run (a direct asset invocation)
-            self._spec = plan_run(self.run_spec())
+        if self._spec is None:
+            raise dg.DagsterInvariantViolationError("the run specification exists only inside a partition's run")
         return self._spec
 
     def staging_folder(self, run) -> Path:
@@ -96,7 +95,8 @@ WAREHOUSE_POOL = "warehouse"
 
 
 class Warehouse(DuckDBResource):
-    """The DuckDB file, opened offline and with the layer schemas present. Closed even when the asset
+    """The DuckDB file, opened offline and with the layer schemas present: `database` if the run names one,
+    else the partition's own file (`data/warehouse/<PROGRAMME>/<QUARTER>.duckdb`). Closed even when the asset
     using it fails (DuckDBResource.get_connection does not), so a failed run never leaves the file locked.
 
     For the lifetime of a run (set up once per run: the job uses the in-process executor) it holds the
@@ -104,19 +104,24 @@ class Warehouse(DuckDBResource):
     takes the lock before launching and hands it over; a run from the UI or a schedule takes it here, and
     fails at once with WarehouseBusy if another run holds it."""
 
+    database: str = Field(default="", description="The DuckDB file; blank: the partition's own file, "
+                          "data/warehouse/<PROGRAMME>/<QUARTER>.duckdb.")
+    _path: str = PrivateAttr(default="")
     _run_lock: RunLock | None = PrivateAttr(default=None)
     _owns_run_lock: bool = PrivateAttr(default=False)
     _connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _keep_open: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context) -> None:
-        if not self.database or self.database.startswith(":memory:"):
+        self._path = self.database or str(partition_warehouse(*run_partition(context.dagster_run.tags)))
+        if self._path.startswith(":memory:"):
             return  # an in-memory warehouse is private to its run
-        handed_over = adopt(self.database)
+        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        handed_over = adopt(self._path)
         if handed_over is not None:
             self._run_lock, self._owns_run_lock = handed_over, False
         else:
-            self._run_lock, self._owns_run_lock = RunLock(self.database).acquire(), True
+            self._run_lock, self._owns_run_lock = RunLock(self._path).acquire(), True
         self._keep_open = True
 
     def teardown_after_execution(self, context) -> None:
@@ -132,10 +137,10 @@ class Warehouse(DuckDBResource):
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         try:
-            con = duckdb.connect(self.database, config=dict(self.connection_config))
+            con = duckdb.connect(self._path or self.database, config=dict(self.connection_config))
         except duckdb.Error as error:  # the file is held by another process (DuckDB's own lock)
             if is_busy_error(str(error)):
-                raise WarehouseBusy(self.database) from error
+                raise WarehouseBusy(self._path or self.database) from error
             raise
         try:
             for schema in SCHEMAS:
@@ -160,15 +165,14 @@ class Warehouse(DuckDBResource):
 
 
 def default_warehouse() -> Warehouse:
-    return Warehouse(database=DEFAULT_WAREHOUSE, connection_config=dict(CONNECTION_CONFIG))
+    return Warehouse(connection_config=dict(CONNECTION_CONFIG))
 
 
 def settings_config(spec: RunSpec) -> dict:
-    """The `settings` run config that makes EvaluationSettings build `spec` (what `speval run` launches)."""
+    """The `settings` run config that makes EvaluationSettings build `spec` in the partition of `spec`'s quarter
+    and programme (what `speval run` launches)."""
     parameters = spec.parameters
     return {
-        "quarter": spec.quarter.key,
-        "programme": spec.programme.code,
         "data_dir": str(spec.data_dir),
         "out_dir": str(spec.out_dir),
         "followup_min_days": parameters.followup.min_days,

@@ -10,6 +10,7 @@ import re
 
 import dagster as dg
 
+from assets.partitions import evaluation_partitions
 from assets.resources import WAREHOUSE_POOL, Warehouse
 from speval.warehouse import SQL_DIR, sql_text, sql_with_macros
 
@@ -43,6 +44,7 @@ def sql_table_asset(name: str, group: str, spec_names: tuple[str, ...] = ()) -> 
 
     @dg.asset(
         pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
         key=dg.AssetKey([schema, table]),
         deps=sorted(deps, key=lambda k: k.to_user_string()),
         group_name=group,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.sql_table import sql_table_asset
+from assets.partitions import evaluation_partitions
 from assets.resources import EvaluationSettings, WAREHOUSE_POOL, Warehouse
 from assets.versions import code_version
 from speval.ingest.contract import ALL_SPECS, HES_FILES, FileSpec
@@ -23,6 +24,7 @@ def staged_asset(spec: FileSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         pool=WAREHOUSE_POOL,
+        partitions_def=evaluation_partitions,
         key=dg.AssetKey(["staged", spec.name]),
         deps=deps,
         group_name="validate",

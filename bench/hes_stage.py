@@ -30,14 +30,14 @@ def child(data_dir: str, warehouse: str, quarter: str) -> None:
     """Run only the HES stage of the project's job (same Definitions as the UI and `speval run`)."""
     import dagster as dg
 
+    from assets.partitions import partition_key
     from pipelines.definitions import defs
 
     job = defs.resolve_job_def("quarterly_evaluation")
-    run_config = {"resources": {"settings": {"config": {"quarter": quarter, "data_dir": data_dir,
-                                                        "out_dir": str(OUT / "reports")}},
+    run_config = {"resources": {"settings": {"config": {"data_dir": data_dir, "out_dir": str(OUT / "reports")}},
                                 "warehouse": {"config": {"database": warehouse}}}}
     result = job.execute_in_process(
-        run_config=run_config, instance=dg.DagsterInstance.ephemeral(),
+        run_config=run_config, instance=dg.DagsterInstance.ephemeral(), partition_key=partition_key(quarter, "LTC"),
         asset_selection=[dg.AssetKey(k.split("/")) for k in HES_STAGE],
     )
     if not result.success:

@@ -74,6 +74,7 @@ def run_analysis(data: Path, out: Path, warehouse: Path) -> bool:
     need (the report is left out: it changes no number and takes a third of a run)."""
     import dagster as dg
 
+    from assets.partitions import partition_key
     from assets.resources import settings_config
     from pipelines.definitions import defs
     from speval.run.spec import RunSpec, plan_run
@@ -86,7 +87,7 @@ def run_analysis(data: Path, out: Path, warehouse: Path) -> bool:
             run_config={"resources": {"settings": {"config": settings_config(spec)},
                                       "warehouse": {"config": {"database": str(warehouse)}}},
                         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            instance=instance, raise_on_error=False,
+            instance=instance, raise_on_error=False, partition_key=partition_key(QUARTER, "LTC"),
             asset_selection=list(needed.resolve(defs.resolve_asset_graph())))
     return result.success
 

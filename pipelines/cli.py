@@ -1,7 +1,7 @@
 """`speval` command line (docs/contract/outputs.md).
 
     speval run --quarter 2013Q4 [--programme LTC] [--data-dir data/raw] [--out reports/out]
-               [--warehouse data/warehouse.duckdb] [--verbose]
+               [--warehouse data/warehouse/LTC/2013Q4.duckdb] [--verbose]
     speval demo-data --out data/raw [--scale 1.0] [--seed 42] [--spike-share 0]
     speval value-for-money (--annual-benefit GBP --cost GBP | --run RUN_FOLDER [--cost GBP])
                [--years 5] [--discount-rate 0.035] [--drop-off 0 --drop-off 0.2 --drop-off 0.333] [--out FILE.csv]
@@ -30,13 +30,14 @@ STAGES = ("ingest", "validate", "core", "cohorts", "outcomes", "matching", "econ
 def _run(args: argparse.Namespace) -> int:
     from speval.report.outputs import OutputFolderError, check_output_folder
     from speval.run.lock import RunLock, WarehouseBusy, busy_message, hand_over
-    from speval.run.spec import RunRefused, RunSpec, plan_run
+    from speval.run.spec import RunRefused, RunSpec, partition_warehouse, plan_run
 
     try:
         spec = plan_run(RunSpec.build(args.quarter, args.programme, args.data_dir, args.out))
     except RunRefused as refused:
         return _fail_one_line(f"speval run refused: {refused}", REFUSED)
-    warehouse = Path(args.warehouse).resolve()
+    warehouse = Path(args.warehouse).resolve() if args.warehouse else \
+        partition_warehouse(spec.quarter.key, spec.programme.code)
     try:
         check_output_folder(spec.run_folder)
         warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -48,20 +49,20 @@ def _run(args: argparse.Namespace) -> int:
     try:
         lock = RunLock(warehouse).acquire()
     except WarehouseBusy:
-        return _fail_one_line(busy_message(args.warehouse))
+        return _fail_one_line(busy_message(args.warehouse or warehouse))
     except OSError as error:  # the lock file `<warehouse>.lock` cannot be created
         return _fail_one_line(f"the warehouse folder {warehouse.parent} cannot be written "
                               f"({error.strerror or error}); use --warehouse")
     try:
         if _held_by_another_duckdb_process(warehouse):
-            return _fail_one_line(busy_message(args.warehouse))
+            return _fail_one_line(busy_message(args.warehouse or warehouse))
         with hand_over(lock):
             result = _execute(spec, warehouse, args.verbose)
     finally:
         lock.release()
     failures = _failures(result)
     if any(_is_busy(line) for line in failures):
-        return _fail_one_line(busy_message(args.warehouse))
+        return _fail_one_line(busy_message(args.warehouse or warehouse))
     if result.success and not failures and spec.report_pdf.is_file():
         for line in _stage_lines(spec, result):
             print(line)
@@ -97,6 +98,7 @@ def _execute(spec, warehouse: Path, verbose: bool):
     import dagster as dg
 
     from pipelines.definitions import defs
+    from assets.partitions import partition_key
     from assets.resources import settings_config
 
     run_config = {
@@ -115,7 +117,7 @@ def _execute(spec, warehouse: Path, verbose: bool):
         instance = dg.DagsterInstance.ephemeral()
     with instance:
         return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                      tags={"quarter": spec.quarter.key, "programme": spec.programme.code})
+                                      partition_key=partition_key(spec.quarter.key, spec.programme.code))
 
 
 def _fail_one_line(message: str, code: int = 1) -> int:
@@ -214,7 +216,7 @@ def _value_for_money(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from speval.run.spec import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_WAREHOUSE
+    from speval.run.spec import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_WAREHOUSE_DIR
     from speval.run.vocabulary import PROGRAMMES
 
     programmes = ", ".join(f"{p.code} ({p.label.lower()})" for p in PROGRAMMES)
@@ -236,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="folder holding hes/, outcome_tool/ and "
                      "provider_returns/ deliveries")
     run.add_argument("--out", default=DEFAULT_OUT_DIR, help="outputs land in OUT/PROGRAMME/QUARTER/")
-    run.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, help="the DuckDB file the run builds "
-                     "(one run at a time per warehouse)")
+    run.add_argument("--warehouse", help="the DuckDB file the run builds (one run at a time per warehouse); "
+                     f"default: the quarter and programme's own file, {DEFAULT_WAREHOUSE_DIR}/PROGRAMME/QUARTER.duckdb")
     run.add_argument("--verbose", action="store_true", help="show Dagster's own log of every step")
     run.set_defaults(func=_run)
 
@@ -293,9 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except Exception as error:  # DuckDB's lock error from anywhere: the one sentence, not a traceback
         from speval.run.lock import busy_message, is_busy_error
+        from speval.run.spec import partition_warehouse
 
-        if is_busy_error(str(error)) and getattr(args, "warehouse", None):
-            return _fail_one_line(busy_message(args.warehouse))
+        if is_busy_error(str(error)) and args.command == "run":
+            return _fail_one_line(busy_message(args.warehouse or partition_warehouse(args.quarter, args.programme)))
         raise
 
 

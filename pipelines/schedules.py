@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.jobs import quarterly_evaluation
+from assets.partitions import partition_key
 from assets.resources import EvaluationSettings
 from speval.run.quarters import Quarter
 from speval.run.spec import RunRefused, plan_run
@@ -20,15 +21,14 @@ def quarterly_report_schedule(context: dg.ScheduleEvaluationContext):
     quarter = Quarter.of(day).previous
     requests, skipped = [], []
     for programme in PROGRAMMES:
-        settings = EvaluationSettings(quarter=quarter.key, programme=programme.code)  # data_dir etc.: defaults
+        settings = EvaluationSettings()  # data_dir etc.: defaults
         try:
-            plan_run(settings.run_spec(), today=day)
+            plan_run(settings.run_spec(quarter.key, programme.code), today=day)
         except RunRefused as refused:
             skipped.append(f"{programme.code}: {refused}")
             continue
-        requests.append(dg.RunRequest(
-            run_key=f"{programme.code}-{quarter}", tags={"quarter": quarter.key, "programme": programme.code},
-            run_config={"resources": {"settings": {"config": {"quarter": quarter.key, "programme": programme.code}}}}))
+        requests.append(dg.RunRequest(run_key=f"{programme.code}-{quarter}",
+                                      partition_key=partition_key(quarter.key, programme.code)))
     if not requests:
         return dg.SkipReason("not run: " + "; ".join(skipped))
     if skipped:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.partitions import partition_key
 from assets.resources import EvaluationSettings
 from pipelines.jobs import quarterly_evaluation
 from speval.ingest.deliveries import SOURCE_NAMES, delivery_keys
@@ -57,9 +58,9 @@ def runs_affected(data_dir: Path, changed: list[str], deliveries: list[str], tod
         quarter = first
         while quarter <= last:
             for programme in PROGRAMMES:
-                settings = EvaluationSettings(quarter=quarter.key, programme=programme.code, data_dir=str(data_dir))
+                settings = EvaluationSettings(data_dir=str(data_dir))
                 try:
-                    spec = plan_run(settings.run_spec(), today=today)
+                    spec = plan_run(settings.run_spec(quarter.key, programme.code), today=today)
                 except RunRefused:
                     continue
                 if _uses(spec, source, key):
@@ -80,9 +81,7 @@ def new_delivery_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason("no new or changed delivery")
     state = hashlib.sha256(json.dumps(prints, sort_keys=True).encode()).hexdigest()[:12]
     requests = [
-        dg.RunRequest(run_key=f"{programme}-{quarter}-{state}", tags={"quarter": quarter.key, "programme": programme},
-                      run_config={"resources": {"settings": {"config": {"quarter": quarter.key,
-                                                                        "programme": programme}}}})
+        dg.RunRequest(run_key=f"{programme}-{quarter}-{state}", partition_key=partition_key(quarter.key, programme))
         for quarter, programme in runs_affected(data_dir, changed, list(prints), dt.date.today())
     ]
     if not requests:

@@ -60,7 +60,7 @@ def test_the_launchpad_defaults_are_the_plans():
         "followup_min_days": plan.followup_min_days, "followup_max_days": plan.followup_max_days,
         "caliper": plan.caliper, "ratio": plan.ratio, "with_replacement": plan.with_replacement,
         "bootstrap_replicates": plan.bootstrap_replicates, "seed": plan.seed}
-    assert EvaluationSettings().run_spec().parameters == AnalysisParameters()
+    assert EvaluationSettings().run_spec("2013Q4", "LTC").parameters == AnalysisParameters()
 
 
 def test_a_default_run_has_no_deviation():
@@ -91,7 +91,7 @@ def test_a_changed_parameter_is_exactly_one_deviation(name, value, words, key):
 def test_a_launchpad_override_is_a_deviation():
     from assets.resources import EvaluationSettings
 
-    parameters = EvaluationSettings(caliper=0.5, followup_max_days=150).run_spec().parameters
+    parameters = EvaluationSettings(caliper=0.5, followup_max_days=150).run_spec("2013Q4", "LTC").parameters
     assert [(d.key, d.planned, d.used) for d in deviations(load_plan(), parameters)] == [
         ("followup_max_days", load_plan().followup_max_days, 150), ("matching_caliper_sd", load_plan().caliper, 0.5)]
 

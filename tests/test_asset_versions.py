@@ -16,7 +16,8 @@ def test_every_asset_has_a_code_version():
 
 
 def test_every_asset_is_in_the_warehouse_pool():
-    """DuckDB has one writer: dagster.yaml lets one step of the pool run at a time across runs."""
+    """DuckDB has one writer per file: dagster.yaml runs two partitions (two files) at a time, one run per
+    partition, and two warehouse steps at a time across runs (one per core)."""
     import yaml
 
     from pipelines.definitions import defs
@@ -25,7 +26,10 @@ def test_every_asset_is_in_the_warehouse_pool():
     pools = {graph.get(k).pools and tuple(sorted(graph.get(k).pools)) for k in graph.get_all_asset_keys()}
     assert pools == {("warehouse",)}
     instance = yaml.safe_load((Path(__file__).resolve().parent.parent / "dagster.yaml").read_text())
-    assert instance["concurrency"] == {"runs": {"max_concurrent_runs": 1}, "pools": {"default_limit": 1}}
+    # Two runs at a time (each partition its own DuckDB file), but never two of the same partition.
+    assert instance["concurrency"] == {"runs": {"max_concurrent_runs": 2, "tag_concurrency_limits": [
+        {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]},
+        "pools": {"default_limit": 2}}
     assert "run_coordinator" not in instance  # the legacy block, superseded by concurrency.runs
 
 
@@ -37,3 +41,31 @@ def test_a_code_version_changes_with_the_source_and_only_with_it(tmp_path):
     template.write_text("<p>{{ y }}</p>")
     assert code_version("speval.economics.scenarios", files=(template,)) != before
     assert code_version("speval.economics.value") != code_version("speval.economics.scenarios")
+
+
+def test_every_asset_is_partitioned_by_quarter_and_programme():
+    from assets.partitions import QUARTER_KEYS, evaluation_partitions
+    from pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    assert {graph.get(k).partitions_def for k in graph.get_all_asset_keys()} == {evaluation_partitions}
+    assert QUARTER_KEYS[0] == "2010Q1" and QUARTER_KEYS[-1] == "2035Q4" and len(QUARTER_KEYS) == 26 * 4
+    assert "LTC|2013Q4" in evaluation_partitions.get_partition_keys()
+    assert len(evaluation_partitions.get_partition_keys()) == 26 * 4 * 2
+
+
+def test_a_run_takes_quarter_and_programme_from_its_partition_and_each_partition_has_its_own_warehouse():
+    import dagster as dg
+    import pytest
+
+    from assets.partitions import partition_key, run_partition
+    from speval.run.spec import partition_warehouse
+
+    key = partition_key("2013Q4", "LTC")
+    tags = {"dagster/partition": str(key), "dagster/partition/quarter": "2013Q4", "dagster/partition/programme": "LTC"}
+    assert str(key) == "LTC|2013Q4" and run_partition(tags) == ("2013Q4", "LTC")
+    with pytest.raises(dg.DagsterInvariantViolationError, match="pick a partition"):
+        run_partition({})
+    files = {partition_warehouse(q, p) for q in ("2013Q4", "2014Q1") for p in ("LTC", "MH")}
+    assert len(files) == 4
+    assert partition_warehouse("2013Q4", "LTC").parts[-3:] == ("warehouse", "LTC", "2013Q4.duckdb")

@@ -10,7 +10,13 @@ from pipelines.sensors import new_delivery_sensor
 
 
 def tick(cursor: str | None = None):
-    return new_delivery_sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+    return new_delivery_sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor,
+                                                                     repository_def=defs.get_repository_def()))
+
+
+def partitions(result) -> list[tuple[str, str]]:
+    return [(r.partition_key.keys_by_dimension["quarter"], r.partition_key.keys_by_dimension["programme"])
+            for r in result.run_requests]
 
 
 def delivery(tmp_path):
@@ -27,10 +33,8 @@ def test_a_new_delivery_requests_each_run_that_uses_it_and_then_nothing_until_it
     first = tick()
     # 2013Q4 uses its own deliveries; 2014Q1-2014Q3 use them too (cut-off within their four quarters); 2014Q4
     # does not. No MH referrals: no MH run.
-    assert [(r.tags["quarter"], r.tags["programme"]) for r in first.run_requests] == [
-        ("2013Q4", "LTC"), ("2014Q1", "LTC"), ("2014Q2", "LTC"), ("2014Q3", "LTC")]
-    assert first.run_requests[0].run_config == {
-        "resources": {"settings": {"config": {"quarter": "2013Q4", "programme": "LTC"}}}}
+    assert partitions(first) == [("2013Q4", "LTC"), ("2014Q1", "LTC"), ("2014Q2", "LTC"), ("2014Q3", "LTC")]
+    assert first.run_requests[0].partition_key == "LTC|2013Q4"  # the partition the UI shows
 
     again = tick(first.cursor)
     assert not again.run_requests and again.skip_message == "no new or changed delivery"
@@ -39,8 +43,7 @@ def test_a_new_delivery_requests_each_run_that_uses_it_and_then_nothing_until_it
     (data / "outcome_tool" / "2013Q4" / "referrals.csv").write_text(
         (data / "outcome_tool" / "2013Q4" / "referrals.csv").read_text(encoding="utf-8"), encoding="utf-8")
     changed = tick(first.cursor)
-    assert [(r.tags["quarter"], r.tags["programme"]) for r in changed.run_requests] == [
-        ("2013Q4", "LTC"), ("2014Q1", "LTC"), ("2014Q2", "LTC"), ("2014Q3", "LTC")]
+    assert partitions(changed) == [("2013Q4", "LTC"), ("2014Q1", "LTC"), ("2014Q2", "LTC"), ("2014Q3", "LTC")]
     assert {r.run_key for r in changed.run_requests}.isdisjoint({r.run_key for r in first.run_requests})
 
 

@@ -51,11 +51,14 @@ def run_job(warehouse: Path, **settings):
 
     from pipelines.definitions import defs
 
-    run_config = {"resources": {"settings": {"config": {"quarter": QUARTER, "programme": "LTC", **settings}},
+    from assets.partitions import partition_key
+
+    run_config = {"resources": {"settings": {"config": settings},
                                 "warehouse": {"config": {"database": str(warehouse)}}}}
     job = defs.resolve_job_def("quarterly_evaluation")
     with dg.DagsterInstance.ephemeral() as instance:
-        return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                      partition_key=partition_key(QUARTER, "LTC"))
 
 
 def failures(result) -> list[str]:
@@ -344,6 +347,6 @@ def test_too_many_quarantined_rows_stop_the_run(tmp_path, run_speval):
 def test_quarantine_settings_are_validated(change):
     from assets.resources import EvaluationSettings
 
-    EvaluationSettings().run_spec()
+    EvaluationSettings().run_spec("2013Q4", "LTC")
     with pytest.raises(ValueError, match=next(iter(change))):
-        EvaluationSettings(**change).run_spec()
+        EvaluationSettings(**change).run_spec("2013Q4", "LTC")

@@ -100,7 +100,7 @@ def test_help_describes_every_option_its_default_and_the_programmes():
     done = cli("run", "--help")
     assert done.returncode == 0
     for text in ("--quarter", "--programme", "--data-dir", "(default: data/raw)", "--out", "(default: reports/out)",
-                 "--warehouse", "(default: data/warehouse.duckdb)", "--verbose", "LTC (long-term conditions)",
+                 "--warehouse", "default: the quarter and programme's own file, data/warehouse/PROGRAMME/QUARTER.duckdb", "--verbose", "LTC (long-term conditions)",
                  "MH (mental health)", "Exit codes"):
         assert text in " ".join(done.stdout.split()), text
 
@@ -167,18 +167,19 @@ def auditors_view_of_the_report(home, folder):
 
 def test_a_report_cannot_carry_one_runs_title_over_another_runs_tables(tmp_path, run_speval):
     """The warehouse holds LTC 2013Q4; materialising only the report assets for LTC 2014Q1 is blocked."""
+    from assets.partitions import partition_key
     from pipelines.definitions import defs
 
     data = tiny(tmp_path / "data")
     first: Run = run_speval(data, quarter="2013Q4")
     assert first.exit_code == 0
     job = defs.resolve_job_def("quarterly_evaluation")
-    settings = {"quarter": "2014Q1", "programme": "LTC", "data_dir": str(data), "out_dir": str(tmp_path / "out")}
+    settings = {"data_dir": str(data), "out_dir": str(tmp_path / "out")}
     result = job.execute_in_process(
         run_config={"resources": {"settings": {"config": settings},
                                   "warehouse": {"config": {"database": str(first.warehouse)}}}},
         asset_selection=[dg.AssetKey(["report", "analysis_tables"]), dg.AssetKey(["report", "evaluation_report"])],
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, partition_key=partition_key("2014Q1", "LTC"))
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     integrity = next(c for c in checks if c.check_name == "warehouse_holds_this_run")
     assert not integrity.passed
@@ -189,11 +190,10 @@ def test_a_report_cannot_carry_one_runs_title_over_another_runs_tables(tmp_path,
     assert not list((tmp_path / "out" / "LTC").glob("*2014Q1*/evaluation_report.*"))  # run or staging folder
     assert not (tmp_path / "out" / "LTC" / "2014Q1").exists()  # nothing published
     # The same subset for the run the warehouse holds passes the check.
-    settings["quarter"] = "2013Q4"
     again = job.execute_in_process(
         run_config={"resources": {"settings": {"config": settings},
                                   "warehouse": {"config": {"database": str(first.warehouse)}}}},
         asset_selection=[dg.AssetKey(["report", "analysis_tables"])],
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, partition_key=partition_key("2013Q4", "LTC"))
     evaluation = next(e.event_specific_data for e in again.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION")
     assert evaluation.passed

@@ -10,7 +10,8 @@ from pipelines.schedules import quarterly_report_schedule
 
 
 def tick(day: dt.datetime):
-    return quarterly_report_schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=day))
+    context = dg.build_schedule_context(scheduled_execution_time=day, repository_def=defs.get_repository_def())
+    return quarterly_report_schedule.evaluate_tick(context)
 
 
 def test_schedule_requests_the_quarter_just_ended_for_each_programme_with_referrals(tmp_path, monkeypatch):
@@ -21,8 +22,8 @@ def test_schedule_requests_the_quarter_just_ended_for_each_programme_with_referr
     monkeypatch.chdir(tmp_path)  # the schedule's runs use the default data folder, data/raw
     result = tick(dt.datetime(2014, 1, 15, 6, tzinfo=dt.timezone.utc))
     assert [r.run_key for r in result.run_requests] == ["LTC-2013Q4"]  # no MH referrals: MH not run
-    assert result.run_requests[0].run_config == {
-        "resources": {"settings": {"config": {"quarter": "2013Q4", "programme": "LTC"}}}}
+    assert result.run_requests[0].partition_key == dg.MultiPartitionKey({"quarter": "2013Q4", "programme": "LTC"})
+    assert result.run_requests[0].tags["dagster/partition/quarter"] == "2013Q4"
     assert quarterly_report_schedule.cron_schedule == "0 6 15 1,4,7,10 *"
 
 

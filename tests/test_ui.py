@@ -1,6 +1,7 @@
 """The Dagster UI, for real: `dagster dev` with the repo's instance config and persistent storage,
-lineage over its GraphQL API, a run launched as the Launchpad does it, and the lineage page loaded in
-Debian's headless Chromium."""
+lineage over its GraphQL API, a partition's run launched as the Launchpad does it, a two-partition backfill
+running side by side, the delivery sensor and the schedule evaluated by the UI, and the lineage and partition
+pages loaded in Debian's headless Chromium (screenshots kept in the test's folder)."""
 from __future__ import annotations
 
 import json
@@ -39,11 +40,28 @@ def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
     return payload["data"]
 
 
+def tiny_delivery(data: Path) -> None:
+    """HES and outcome-tool deliveries 2013Q4 (cut-off 2013-12-31): 2013Q4 to 2014Q3 can be evaluated for LTC."""
+    ds = DataSet(data)
+    ds.person("P1")
+    ds.apc("P1", "2013-01-10")
+    ds.ae("P1", "2013-02-01")
+    ds.op("P1", "2013-02-02")
+    ds.referral("P1", "2013-03-15")
+    ds.write()
+
+
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory):
+    """`dagster dev` as `make ui` starts it, with the deployment's folders (data, outputs, warehouses) in a
+    temporary folder: runs from the UI, backfills, the sensor and the schedule use those defaults."""
     storage = tmp_path_factory.mktemp("dagster_storage")
+    folders = tmp_path_factory.mktemp("deployment")
+    tiny_delivery(folders / "data")
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(REPO), "SPEVAL_DAGSTER_STORAGE": str(storage)}
+    env = {**os.environ, "DAGSTER_HOME": str(REPO), "SPEVAL_DAGSTER_STORAGE": str(storage),
+           "SPEVAL_DATA_DIR": str(folders / "data"), "SPEVAL_OUT_DIR": str(folders / "out"),
+           "SPEVAL_WAREHOUSE_DIR": str(folders / "warehouse")}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
          "-w", "workspace.yaml"],
@@ -59,7 +77,7 @@ def dagster_ui(tmp_path_factory):
                 time.sleep(1)
         else:
             pytest.fail("dagster dev did not start within 120 s")
-        yield port, storage
+        yield port, storage, folders
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -69,7 +87,7 @@ def dagster_ui(tmp_path_factory):
 
 
 def test_lineage_runs_from_every_raw_file_to_the_report(dagster_ui):
-    port, _ = dagster_ui
+    port, _, _ = dagster_ui
     nodes = _graphql(port, "{ assetNodes { assetKey { path } dependencyKeys { path } } }")["assetNodes"]
     downstream: dict[str, set[str]] = {}
     keys = set()
@@ -99,23 +117,35 @@ def test_lineage_runs_from_every_raw_file_to_the_report(dagster_ui):
         assert reaches(key, "report/run_manifest"), key
 
 
-def test_run_launched_from_the_ui_succeeds_and_is_kept(dagster_ui, tmp_path):
-    port, storage = dagster_ui
-    ds = DataSet(tmp_path / "data")
-    ds.person("P1")
-    ds.apc("P1", "2013-01-10")
-    ds.ae("P1", "2013-02-01")
-    ds.op("P1", "2013-02-02")
-    ds.referral("P1", "2013-03-15")
-    ds.write()
+REPOSITORY = {"repositoryLocationName": "speval", "repositoryName": "__repository__"}
+
+
+def _wait_for_runs(port: int, tags: list[dict], count: int, timeout: float = 300) -> list[dict]:
+    """The runs carrying `tags` once `count` of them have ended (start and end times in seconds)."""
+    runs: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = _graphql(port, """query Runs($tags: [ExecutionTag!]) {
+              runsOrError(filter: {tags: $tags}) { ... on Runs { results {
+                runId status startTime endTime tags { key value } } } } }""", {"tags": tags})["runsOrError"]["results"]
+        if len(runs) >= count and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs):
+            return runs
+        time.sleep(2)
+    pytest.fail(f"runs {tags} did not end within {timeout} s: {runs}")
+
+
+def _partition(run: dict) -> str:
+    return next(t["value"] for t in run["tags"] if t["key"] == "dagster/partition")
+
+
+def test_a_partition_launched_from_the_ui_succeeds_and_is_kept(dagster_ui):
+    port, storage, folders = dagster_ui
     location = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
-    location_name = location["workspaceOrError"]["locationEntries"][0]["name"]
-    assert location_name == "speval"  # workspace.yaml names the code location
-    run_config = {"resources": {
-        "settings": {"config": {"quarter": "2013Q4", "programme": "LTC", "data_dir": str(tmp_path / "data"),
-                                "out_dir": str(tmp_path / "out")}},
-        "warehouse": {"config": {"database": str(tmp_path / "ui.duckdb")}},
-    }}
+    assert location["workspaceOrError"]["locationEntries"][0]["name"] == "speval"  # workspace.yaml names it
+    # What the Launchpad sends for partition LTC|2013Q4: the partition's tags; no quarter or programme in config.
+    tags = [{"key": "dagster/partition", "value": "LTC|2013Q4"},
+            {"key": "dagster/partition/programme", "value": "LTC"},
+            {"key": "dagster/partition/quarter", "value": "2013Q4"}]
     launched = _graphql(port, """
         mutation Launch($params: ExecutionParams!) {
           launchRun(executionParams: $params) {
@@ -124,26 +154,66 @@ def test_run_launched_from_the_ui_succeeds_and_is_kept(dagster_ui, tmp_path):
             ... on PythonError { message }
             ... on RunConfigValidationInvalid { errors { message } }
           }
-        }""", {"params": {"selector": {"repositoryLocationName": location_name, "repositoryName": "__repository__",
-                                       "jobName": "quarterly_evaluation"},
-                          "runConfigData": run_config}})["launchRun"]
+        }""", {"params": {"selector": {**REPOSITORY, "jobName": "quarterly_evaluation"}, "runConfigData": {},
+                          "executionMetadata": {"tags": tags}}})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-    status = None
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        status = _graphql(port, "query R($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-                          {"id": run_id})["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(2)
-    assert status == "SUCCESS"
-    assert (tmp_path / "out" / "LTC" / "2013Q4" / "evaluation_report.pdf").is_file()
+    [run] = _wait_for_runs(port, [{"key": "dagster/partition", "value": "LTC|2013Q4"}], 1)
+    assert run["status"] == "SUCCESS"
+    assert (folders / "out" / "LTC" / "2013Q4" / "evaluation_report.pdf").is_file()
+    assert (folders / "warehouse" / "LTC" / "2013Q4.duckdb").is_file()  # the partition's own warehouse
     assert (storage / "runs.db").is_file() or any(storage.rglob("*.db"))  # run history persisted
+    # The report's materialisation in this partition carries the hashes an auditor checks.
+    asset = _graphql(port, """{ assetOrError(assetKey: {path: ["report", "evaluation_report"]}) { ... on Asset {
+        assetMaterializations(partitions: ["LTC|2013Q4"], limit: 1) { partition
+          metadataEntries { label ... on TextMetadataEntry { text } } } } } }""")["assetOrError"]
+    [materialization] = asset["assetMaterializations"]
+    entries = {e["label"]: e.get("text") for e in materialization["metadataEntries"]}
+    assert len(entries["pdf_sha256"]) == 64 and entries["quarter"] == "2013Q4" and entries["programme"] == "LTC"
+
+
+def test_a_two_partition_backfill_runs_side_by_side(dagster_ui):
+    port, _, folders = dagster_ui
+    launched = _graphql(port, """
+        mutation Backfill($params: LaunchBackfillParams!) {
+          launchPartitionBackfill(backfillParams: $params) {
+            __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
+        {"params": {"selector": {"partitionSetName": "quarterly_evaluation_partition_set",
+                                 "repositorySelector": REPOSITORY},
+                    "partitionNames": ["LTC|2014Q1", "LTC|2014Q2"]}})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    runs = _wait_for_runs(port, [{"key": "dagster/backfill", "value": launched["backfillId"]}], 2)
+    assert sorted(_partition(r) for r in runs) == ["LTC|2014Q1", "LTC|2014Q2"]
+    assert all(r["status"] == "SUCCESS" for r in runs), runs
+    # Side by side: each started before the other ended (two runs at a time; each partition its own file).
+    first, second = sorted(runs, key=lambda r: r["startTime"])
+    assert second["startTime"] < first["endTime"], runs
+    for quarter in ("2014Q1", "2014Q2"):
+        assert (folders / "out" / "LTC" / quarter / "evaluation_report.pdf").is_file()
+
+
+def test_the_ui_evaluates_the_sensor_and_the_schedule(dagster_ui):
+    port, _, _ = dagster_ui
+    sensor = _graphql(port, """
+        mutation Dry($selector: SensorSelector!) { sensorDryRun(selectorData: $selector, cursor: "") {
+          __typename ... on DryRunInstigationTick { evaluationResult {
+            runRequests { runKey tags { key value } } skipReason error { message } } } ... on PythonError { message } } }""",
+        {"selector": {**REPOSITORY, "sensorName": "new_delivery_sensor"}})["sensorDryRun"]
+    requests = sensor["evaluationResult"]["runRequests"]
+    assert sorted(_partition(r) for r in requests) == ["LTC|2013Q4", "LTC|2014Q1", "LTC|2014Q2", "LTC|2014Q3"], sensor
+    # The first tick after 13 January 2016 is on the 15th: the quarter just ended, 2015Q4, has no delivery, so
+    # the tick skips, saying why.
+    schedule = _graphql(port, """
+        mutation Dry($selector: ScheduleSelector!, $at: Float!) { scheduleDryRun(selectorData: $selector, timestamp: $at) {
+          __typename ... on DryRunInstigationTick { evaluationResult {
+            runRequests { runKey } skipReason error { message } } } ... on PythonError { message } } }""",
+        {"selector": {**REPOSITORY, "scheduleName": "quarterly_report_schedule"}, "at": 1452643200.0})["scheduleDryRun"]
+    result = schedule["evaluationResult"]
+    assert not result["runRequests"], schedule
+    assert "no HES delivery covers 2015Q4" in result["skipReason"], schedule
 
 
 def test_lineage_page_renders_in_chromium(dagster_ui, tmp_path):
-    port, _ = dagster_ui
+    port, _, _ = dagster_ui
     url = f"http://127.0.0.1:{port}/assets/report/run_manifest?view=lineage&lineageScope=upstream&lineageDepth=2"
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -155,3 +225,27 @@ def test_lineage_page_renders_in_chromium(dagster_ui, tmp_path):
     subprocess.run([CHROMIUM, *flags, "--window-size=1400,900", f"--screenshot={shot}", url],
                    capture_output=True, timeout=120)
     assert shot.stat().st_size > 20_000
+
+
+ARTEFACTS = REPO / "tests" / "artefacts"  # git-ignored: the UI screenshots of the last test run
+
+
+def test_partition_pages_render_in_chromium(dagster_ui, tmp_path):
+    """The report asset's partitions (quarter × programme, the materialised ones marked) and the job's graph of
+    partitioned assets, as an evaluator sees them; the screenshots are kept in tests/artefacts/."""
+    port, _, _ = dagster_ui
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=25000"]
+    ARTEFACTS.mkdir(exist_ok=True)
+    pages = {"report_partitions": f"http://127.0.0.1:{port}/assets/report/evaluation_report?view=partitions",
+             "partitioned_asset_graph": f"http://127.0.0.1:{port}/locations/speval/asset-groups/report",
+             "job_partitions": f"http://127.0.0.1:{port}/locations/speval/jobs/quarterly_evaluation/partitions"}
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", pages["report_partitions"]], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "2013Q4" in dom and "LTC" in dom, dom[-2000:]
+    for name, url in pages.items():
+        shot = ARTEFACTS / f"{name}.png"
+        subprocess.run([CHROMIUM, *flags, "--window-size=1400,900", f"--screenshot={shot}", url],
+                       capture_output=True, timeout=120)
+        assert shot.stat().st_size > 20_000, name

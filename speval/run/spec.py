@@ -8,6 +8,7 @@ programme has referrals by its end — and resolves the deliveries it uses. Ever
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,10 +22,11 @@ from speval.run.vocabulary import Programme
 REPORT_PDF = "evaluation_report.pdf"
 REPORT_HTML = "evaluation_report.html"
 RUN_MANIFEST = "run_manifest.json"
-# Where a run reads and writes unless told otherwise (the demo's folders).
-DEFAULT_DATA_DIR = "data/raw"
-DEFAULT_OUT_DIR = "reports/out"
-DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+# Where a run reads and writes unless told otherwise: the demo's folders, relative to where the command or
+# `dagster dev` starts, or the folders a deployment names in these environment variables (docs/operations.md).
+DEFAULT_DATA_DIR = os.environ.get("SPEVAL_DATA_DIR", "data/raw")
+DEFAULT_OUT_DIR = os.environ.get("SPEVAL_OUT_DIR", "reports/out")
+DEFAULT_WAREHOUSE_DIR = os.environ.get("SPEVAL_WAREHOUSE_DIR", "data/warehouse")
 
 
 class RunRefused(ValueError):
@@ -140,6 +142,12 @@ class RunSpec:
         if self.deliveries is None:
             raise RuntimeError("the run has not been planned (plan_run) yet")
         return self.deliveries
+
+
+def partition_warehouse(quarter: str, programme: str, folder: str | Path = DEFAULT_WAREHOUSE_DIR) -> Path:
+    """The DuckDB file of one quarter and programme, `data/warehouse/<PROGRAMME>/<QUARTER>.duckdb` by default:
+    each evaluation has its own, so evaluations of different quarters or programmes never share a writer."""
+    return Path(folder).resolve() / programme / f"{quarter}.duckdb"
 
 
 def plan_run(spec: RunSpec, today: dt.date | None = None) -> RunSpec:
