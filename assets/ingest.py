@@ -6,11 +6,12 @@ import hashlib
 import dagster as dg
 import polars as pl
 
+from assets.deliveries import delivery_dep
 from assets.partitions import evaluation_partitions
 from assets.resources import EvaluationSettings, WAREHOUSE_POOL, Warehouse
 from assets.versions import code_version
 from speval.ingest.contract import ALL_SPECS, HES_FILES, FileSpec
-from speval.ingest.deliveries import files_not_read, unreadable_returns
+from speval.ingest.deliveries import SOURCE_NAMES, files_not_read, unreadable_returns
 from speval.ingest.files import (FileRefused, empty_raw_frame, load_raw, read_csv_file, read_delivered,
                                  refuse_changed_files, refuse_vanished_files, sha256_of)
 from speval.ingest.identifiers import IdentifierError
@@ -49,8 +50,9 @@ def run_parameters(settings: EvaluationSettings, warehouse: Warehouse) -> dg.Mat
 DELIVERY_FILES_KEY = dg.AssetKey(["audit", "delivery_files"])
 
 
-@dg.asset(pool=WAREHOUSE_POOL, partitions_def=evaluation_partitions, key=DELIVERY_FILES_KEY, deps=[PARAMETERS_KEY],
-          group_name="ingest", kinds={"duckdb"},
+@dg.asset(pool=WAREHOUSE_POOL, partitions_def=evaluation_partitions, key=DELIVERY_FILES_KEY,
+          deps=[PARAMETERS_KEY, *(delivery_dep(source) for source in SOURCE_NAMES)], group_name="ingest",
+          kinds={"duckdb"},
           code_version=code_version("assets.ingest", "speval.ingest.deliveries", "speval.ingest.files"))
 def delivery_files(context, settings: EvaluationSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """The deliveries in use as found on disk, before any data file is read: the HES manifest (hashed, and
@@ -90,7 +92,7 @@ def raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         partitions_def=evaluation_partitions,
         key=dg.AssetKey(["raw", spec.name]),
-        deps=[DELIVERY_FILES_KEY],
+        deps=[DELIVERY_FILES_KEY, delivery_dep(spec.source)],
         group_name="ingest",
         kinds={"duckdb"},
         code_version=RAW_CODE_VERSION,
@@ -127,7 +129,7 @@ def previous_raw_asset(spec: FileSpec) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         partitions_def=evaluation_partitions,
         key=dg.AssetKey(["raw", f"previous_{spec.name}"]),
-        deps=[PARAMETERS_KEY],
+        deps=[PARAMETERS_KEY, delivery_dep("hes")],
         group_name="ingest",
         kinds={"duckdb"},
         code_version=RAW_CODE_VERSION,

@@ -1,7 +1,7 @@
 """`speval` command line (docs/contract/outputs.md).
 
     speval run --quarter 2013Q4 [--programme LTC] [--data-dir data/raw] [--out reports/out]
-               [--warehouse data/warehouse/LTC/2013Q4.duckdb] [--verbose]
+               [--warehouse FILE] [--no-wait] [--verbose]
     speval demo-data --out data/raw [--scale 1.0] [--seed 42] [--spike-share 0]
     speval value-for-money (--annual-benefit GBP --cost GBP | --run RUN_FOLDER [--cost GBP])
                [--years 5] [--discount-rate 0.035] [--drop-off 0 --drop-off 0.2 --drop-off 0.333] [--out FILE.csv]
@@ -9,9 +9,11 @@
 `run` builds the run's specification (speval/run/spec.py) and refuses an impossible run before the job
 starts, with one line and exit code 2: a malformed or unknown quarter or programme, a quarter that has not
 ended, no delivery covering the quarter, no referrals of the programme by its end. It then checks, failing
-with one line and exit 1 (ADR 0013), that the output folder can be written and that no other run (or other
-DuckDB process) is using the warehouse, and executes the project's Dagster job (the same Definitions the
-UI loads), holding the warehouse's run lock until the job has finished. It exits 0 only when the report
+with one line and exit 1 (ADR 0013), that the output folder can be written and that no other DuckDB process
+is using the warehouse (the partition's own file, ADR 0021). If another speval run holds the warehouse it
+waits for that run to finish (queued behind it; `--no-wait` stops with one line instead), then executes the
+project's Dagster job for the partition (the same Definitions the UI loads), holding the warehouse's run lock
+until the job has finished. It exits 0 only when the report
 was produced; otherwise 1, naming the failing file or check. Quiet on success: one line per stage and the
 PDF path (`--verbose` shows Dagster's own log). With DAGSTER_HOME set the run is recorded in that instance
 (visible in `make ui`); otherwise in a throwaway one.
@@ -47,9 +49,14 @@ def _run(args: argparse.Namespace) -> int:
         return _fail_one_line(f"the warehouse folder {warehouse.parent} cannot be created "
                               f"({error.strerror or error}); use --warehouse")
     try:
-        lock = RunLock(warehouse).acquire()
-    except WarehouseBusy:
-        return _fail_one_line(busy_message(args.warehouse or warehouse))
+        try:
+            lock = RunLock(warehouse).acquire()
+        except WarehouseBusy:
+            if args.no_wait:
+                return _fail_one_line(busy_message(args.warehouse or warehouse))
+            # Queued behind the run of the same warehouse (the same partition, unless --warehouse says otherwise).
+            print(f"waiting: another speval run is using {warehouse}", file=sys.stderr, flush=True)
+            lock = RunLock(warehouse).acquire(wait=True)
     except OSError as error:  # the lock file `<warehouse>.lock` cannot be created
         return _fail_one_line(f"the warehouse folder {warehouse.parent} cannot be written "
                               f"({error.strerror or error}); use --warehouse")
@@ -240,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default=DEFAULT_OUT_DIR, help="outputs land in OUT/PROGRAMME/QUARTER/")
     run.add_argument("--warehouse", help="the DuckDB file the run builds (one run at a time per warehouse); "
                      f"default: the quarter and programme's own file, {DEFAULT_WAREHOUSE_DIR}/PROGRAMME/QUARTER.duckdb")
+    run.add_argument("--no-wait", action="store_true", help="if another run is using the warehouse, stop at once "
+                     "(exit 1) instead of waiting for it to finish")
     run.add_argument("--verbose", action="store_true", help="show Dagster's own log of every step")
     run.set_defaults(func=_run)
 

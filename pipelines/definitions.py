@@ -4,6 +4,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.cohorts import attrition_steps_never_increase, cohort_assets, core_assets
+from assets.deliveries import delivery_assets
 from assets.economics import economics_assets, economics_checks
 from assets.ingest import delivery_files, previous_raw_assets, raw_assets, run_parameters
 from assets.matching import matching_assets, matching_checks
@@ -13,14 +14,15 @@ from assets.validate import audit_assets, staged_assets, staged_checks
 from assets.resources import EvaluationSettings, default_warehouse
 from pipelines.schedules import quarterly_report_schedule
 from pipelines.sensors import new_delivery_sensor
-from pipelines.jobs import quarterly_evaluation
+from pipelines.jobs import observe_deliveries, quarterly_evaluation
 
 defs = dg.Definitions(
-    assets=[run_parameters, delivery_files, *raw_assets, *previous_raw_assets, *staged_assets, *audit_assets, *core_assets, *cohort_assets,
+    assets=[*delivery_assets, run_parameters, delivery_files, *raw_assets, *previous_raw_assets, *staged_assets,
+            *audit_assets, *core_assets, *cohort_assets,
             *outcome_assets, *matching_assets, *economics_assets, *report_assets],
     asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition, *matching_checks,
                   *economics_checks, *report_checks],
-    jobs=[quarterly_evaluation],
+    jobs=[quarterly_evaluation, observe_deliveries],
     schedules=[quarterly_report_schedule],
     sensors=[new_delivery_sensor],
     resources={"settings": EvaluationSettings(), "warehouse": default_warehouse()},

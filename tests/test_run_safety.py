@@ -148,9 +148,10 @@ def test_busy_errors_are_recognised():
 # ---- crossed runs -----------------------------------------------------------------------------------------
 
 
-def test_a_second_run_on_a_warehouse_in_use_is_refused_and_the_first_run_is_right(tmp_path, run_speval):
-    """LTC runs in a subprocess; an MH run started against the same warehouse meanwhile gets one line and
-    exit 1 without touching anything; the LTC run then succeeds with an LTC report."""
+def test_a_second_run_on_a_warehouse_in_use_waits_for_the_first_or_stops_at_once(tmp_path, run_speval):
+    """LTC runs in a subprocess. Meanwhile, an MH run against the same warehouse with --no-wait gets one line and
+    exit 1 without touching anything; without it, the MH run says it is waiting, starts only once the LTC run
+    has finished (queued behind it), and succeeds. Both reports are right."""
     ltc_data, mh_data = small(tmp_path / "ltc"), small(tmp_path / "mh", programme="MH")
     out, warehouse = tmp_path / "out", tmp_path / "shared.duckdb"
     first = subprocess.Popen(cli_command(ltc_data, out, warehouse), cwd=REPO, stdout=subprocess.PIPE,
@@ -158,23 +159,30 @@ def test_a_second_run_on_a_warehouse_in_use_is_refused_and_the_first_run_is_righ
     try:
         # The warehouse file appears once the first run's job has started: it holds the lock from before then.
         wait_for(warehouse.exists, 300, first, "the first run created its warehouse")
+        from pipelines.cli import main
+
+        refused = main(["run", "--quarter", QUARTER, "--programme", "MH", "--data-dir", str(mh_data), "--out",
+                        str(out), "--warehouse", str(warehouse), "--no-wait"])
         second = run_speval(mh_data, programme="MH", out=out, warehouse=warehouse)
         stdout, stderr = first.communicate(timeout=600)
     finally:
         if first.poll() is None:
             first.kill()
             first.wait()
-    assert second.exit_code == 1
-    assert second.stderr.strip() == busy_message(warehouse)  # one line, no traceback
-    assert second.stdout == ""
-    assert not (out / "MH").exists()
+    assert refused == 1
+    assert busy_message(warehouse) in second.stderr.splitlines()  # --no-wait: the one line (captured with it)
     assert first.returncode == 0, stderr[-3000:]
     assert stdout.splitlines()[-1] == f"Report: {out / 'LTC' / QUARTER / 'evaluation_report.pdf'}"
-    ltc = out / "LTC" / QUARTER
-    manifest = json.loads((ltc / "run_manifest.json").read_text())
-    assert manifest["parameters"]["programme"] == "LTC"
+    assert second.exit_code == 0, second.stderr[-3000:]
+    assert f"waiting: another speval run is using {warehouse}" in second.stderr.splitlines()
+    assert second.stdout.splitlines()[-1] == f"Report: {out / 'MH' / QUARTER / 'evaluation_report.pdf'}"
+    # The MH run started after the LTC run had published: its report is the newer.
+    ltc, mh = out / "LTC" / QUARTER, out / "MH" / QUARTER
+    assert (ltc / "evaluation_report.pdf").stat().st_mtime <= (mh / "run_manifest.json").stat().st_mtime
+    assert json.loads((ltc / "run_manifest.json").read_text())["parameters"]["programme"] == "LTC"
+    assert json.loads((mh / "run_manifest.json").read_text())["parameters"]["programme"] == "MH"
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.sql("SELECT programme FROM analysis.parameters").fetchall() == [("LTC",)]
+        assert con.sql("SELECT programme FROM analysis.parameters").fetchall() == [("MH",)]
     assert is_free(warehouse)
 
 

@@ -100,7 +100,8 @@ def test_help_describes_every_option_its_default_and_the_programmes():
     done = cli("run", "--help")
     assert done.returncode == 0
     for text in ("--quarter", "--programme", "--data-dir", "(default: data/raw)", "--out", "(default: reports/out)",
-                 "--warehouse", "default: the quarter and programme's own file, data/warehouse/PROGRAMME/QUARTER.duckdb", "--verbose", "LTC (long-term conditions)",
+                 "--warehouse", "default: the quarter and programme's own file, data/warehouse/PROGRAMME/QUARTER.duckdb",
+                 "--no-wait", "instead of waiting for it to finish", "--verbose", "LTC (long-term conditions)",
                  "MH (mental health)", "Exit codes"):
         assert text in " ".join(done.stdout.split()), text
 

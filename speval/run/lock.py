@@ -57,14 +57,14 @@ class RunLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> RunLock:
-        """Take the lock now or raise WarehouseBusy; never waits."""
+    def acquire(self, wait: bool = False) -> RunLock:
+        """Take the lock now or raise WarehouseBusy; with `wait`, block until the holder releases it."""
         if self._fd is not None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise WarehouseBusy(self.warehouse) from None
