@@ -22,6 +22,7 @@ from markupsafe import Markup
 from speval.report import disclosure as dc
 from speval.report.format import as_date, long_date, quarter_words
 from speval.report.sections.appendices import data_and_validation, hes_data_quality, provenance
+from speval.report.sections.bottom_line import bottom_line
 from speval.report.sections.caveats import comparison_state
 from speval.report.sections.hospital_use import hospital_use
 from speval.report.sections.included import cohort_flow_figure, inclusion_table
@@ -115,6 +116,7 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         ("attrition", bool(att["rows"])),
     ])
     sections = _contents(matched, value, mh)
+    summary = key_figures(hosp, wb, att, matched, list(meta.get("deviations_from_plan") or []))
 
     return {
         "programme": programme,
@@ -131,7 +133,9 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         "code_version": str(meta.get("code_version", "")),
         "sections": sections,
         "num": {s["id"]: s["number"] for s in sections},
-        "summary": key_figures(hosp, wb, att, matched, list(meta.get("deviations_from_plan") or [])),
+        "summary": summary,
+        "bottom_line": bottom_line(summary, hosp["cells"], matched, value, mh, programme_name,
+                                   long_date(quarter_end)),
         "comparison": comparison_state(matched),
         "hosp": hosp,
         "matched": matched,
