@@ -459,10 +459,24 @@ def economics_tables() -> dict[str, pl.DataFrame]:
 
 
 def fixture_tables(matching: bool = True, economics: bool = True) -> dict[str, pl.DataFrame]:
+    # The paired change per measure (report-only wellbeing_paired_change), over the referrals with both scores of
+    # Table 2 (its followup_n and followup_mean; money's 6 referrals and its means planted, never to be shown) and
+    # over those with a low baseline (money: 3). (measure -> mean change; all, then low baseline.)
+    change_all = dict(zip(WB_MEASURES, (0.32, 0.25, 0.18, 0.12, 0.04, 0.8151, -0.15, 0.21)))
+    change_low = dict(zip(WB_MEASURES, (0.95, 0.85, 0.80, 0.70, 0.60, 1.2345, 0.45, 0.15)))
+    paired_change = pl.DataFrame([
+        {"measure": r["measure"], "group": group, "n": n, "baseline_mean": after - change, "followup_mean": after,
+         "mean_change": change, "sd_change": sd}
+        for r in wellbeing_fixture().to_dicts()
+        for group, n, after, change, sd in (
+            ("all", r["followup_n"], r["followup_mean"], change_all[r["measure"]], 0.9),
+            ("low_baseline", 3 if r["measure"] == "money" else 84, 1.62 + change_low[r["measure"]],
+             change_low[r["measure"]], 1.1))])
     return {
         "attrition": attrition_fixture(),
         "hospital_use": hospital_use_fixture(),
         "wellbeing": wellbeing_fixture(),
+        "wellbeing_paired_change": paired_change,
         "reconciliation": reconciliation_fixture(),
         "quarantine": quarantine_fixture(),
         "hes_file_quality": hes_file_quality_fixture(),
@@ -830,9 +844,9 @@ def test_cohort_flow_figure(rendered):
                    "Referred to the programme by 31 December 2013", "(1 April 2011)",
                    "(31 December 2013)"):
         assert needle in flat, needle
-    # Figure 6 is in "Who was included", after Table 12 (the attrition table).
+    # Figure 6 is in "Who was included", after Table 13 (the attrition table).
     whole = " ".join(text.split())
-    assert whole.index("Table 12: People included at each step") < whole.index("Figure 6: Cohort flow") \
+    assert whole.index("Table 13: People included at each step") < whole.index("Figure 6: Cohort flow") \
         < whole.rindex("7 Caveats")
     html = rendered["first"]["html"].read_text(encoding="utf-8")
     texts = svg_texts(flow_svg_of(html))
@@ -1189,7 +1203,7 @@ def test_love_plot_two_cohorts_and_fallbacks():
         "differences."]
     assert ctx["tabno"] == {"hospital": 1, "compare": 2, "means": 3, "balance": 4,
                             "unmatched": 5, "sensitivity": 6, "costs": 7, "roi": 8, "sroi": 9, "sources": 10,
-                            "wellbeing": 11, "attrition": 12}
+                            "wellbeing_baseline": 11, "wellbeing": 12, "attrition": 13}
 
 
 def test_absent_matching_tables_still_render(tmp_path):
@@ -1199,7 +1213,7 @@ def test_absent_matching_tables_still_render(tmp_path):
     assert "Comparison with a matched group" not in flat
     assert "No comparison group yet." in flat
     assert "There is no comparison group yet" in flat
-    assert "Table 3: People included at each step" in flat and "Figure 2: Cohort flow" in flat
+    assert "Table 4: People included at each step" in flat and "Figure 2: Cohort flow" in flat
     # Only some matching tables: whatever is there is shown, the rest is "not available".
     tables = fixture_tables()
     for name in ("matched_effects", "matched_effects_all_settings", "unmatched_treated"):

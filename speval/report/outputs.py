@@ -20,6 +20,7 @@ import polars as pl
 from speval.ingest.files import sha256_of
 from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST
 from speval.economics.reference import ADJUSTMENTS, WAGES
+from speval.report.sections.common import change_interval
 from speval.run.vocabulary import (COHORTS, COST_BASES, COST_ITEMS, MEASURE_CODES, SROI_COMPONENTS, VALUE_SCENARIOS,
                                    WELLBEING_MEASURES)
 
@@ -90,6 +91,26 @@ CONTRACT_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
 # rows carry the rate ratio they imply and no E-value.
 EFFECT_ESTIMATES_COLUMNS = ("cohort", "measure", "estimator", "estimate", "ci_low", "ci_high", "rate_ratio",
                             "rr_ci_low", "rr_ci_high", "e_value", "e_value_ci")
+# wellbeing_paired_change: per well-being measure and group (`all`, and `low_baseline`: a baseline score of 2 or
+# less), the referrals with both a baseline and a follow-up score (the population of wellbeing.csv's followup_n)
+# and, over those same referrals, the mean baseline and follow-up scores and the mean and standard deviation of
+# the paired change (follow-up minus baseline); every measure and group has a row (n 0, blank means when nobody).
+# Aggregates only: no referral's row leaves the warehouse. The CSV adds the 95% t-interval the report shows
+# (CHANGE_INTERVAL_TABLES).
+WELLBEING_PAIRED_CHANGE_COLUMNS = ("measure", "group", "n", "baseline_mean", "followup_mean", "mean_change",
+                                   "sd_change")
+WELLBEING_PAIRED_CHANGE = """
+    SELECT m.measure, g."group", count(p.measure) AS n,
+           avg(p.baseline_score) AS baseline_mean, avg(p.followup_score) AS followup_mean,
+           avg(p.followup_score - p.baseline_score) AS mean_change,
+           stddev_samp(p.followup_score - p.baseline_score) AS sd_change
+    FROM analysis.wellbeing_measures m
+    CROSS JOIN (VALUES ('all', 1), ('low_baseline', 2)) AS g("group", group_order)
+    LEFT JOIN analysis.wellbeing_pairs p
+           ON p.measure = m.measure AND p.baseline_score IS NOT NULL AND p.followup_score IS NOT NULL
+          AND (g."group" = 'all' OR p.baseline_score <= 2)
+    GROUP BY m.measure, m.measure_order, g."group", g.group_order
+    ORDER BY m.measure_order, g.group_order"""
 EXTRA_TABLES: dict[str, str] = {
     "value_inputs": f"SELECT * FROM analysis.value_inputs ORDER BY {BASIS_ORDER}",
     "effect_estimates": f"""
@@ -104,7 +125,11 @@ EXTRA_TABLES: dict[str, str] = {
                    rate_ratio_adjusted, rr_adjusted_ci_low, rr_adjusted_ci_high, NULL::DOUBLE, NULL::DOUBLE
             FROM analysis.matched_effects WHERE {PRIMARY}
         ) ORDER BY {COHORT_ORDER}, {MEASURE_ORDER}, estimator_order""",
+    "wellbeing_paired_change": WELLBEING_PAIRED_CHANGE,
 }
+#: Extra tables of paired changes (n, mean_change, sd_change), written with the change's 95% t-interval
+#: (ci_low, ci_high: speval.report.sections.common.change_interval, as the report works it out).
+CHANGE_INTERVAL_TABLES = ("wellbeing_paired_change",)
 
 # The contract's table of mental-health runs only (docs/contract/outputs.md), written for a run of these programmes.
 MH_ONLY_PROGRAMMES = ("MH",)
@@ -181,6 +206,9 @@ REPORT_ONLY_TABLES = {
     # its count, mean and standard deviation: the report works out the interval, and no referral's row leaves.
     "mh_pathway": "SELECT {} FROM {} ORDER BY {}".format(", ".join(MH_TABLES["mh_pathway"][1]),
                                                        MH_TABLES["mh_pathway"][0], MH_TABLES["mh_pathway"][2]),
+    # The well-being section (every run): the paired change of all referrals with both scores and of those with a
+    # low baseline score, with the mean scores it is the difference of (tables/wellbeing_paired_change.csv).
+    "wellbeing_paired_change": EXTRA_TABLES["wellbeing_paired_change"],
     "wellbeing_change": "SELECT measure, count(*) AS n, avg(followup_score - baseline_score) AS mean_change, "
                         "stddev_samp(followup_score - baseline_score) AS sd_change "
                         "FROM analysis.wellbeing_pairs "
@@ -199,7 +227,18 @@ def read_contract_table(con, name: str) -> pl.DataFrame:
 def read_extra_table(con, name: str) -> pl.DataFrame:
     """An analysis table beyond the contract (EXTRA_TABLES); a NaN is written blank, like a missing value."""
     df = con.sql(EXTRA_TABLES[name]).pl()
+    if name in CHANGE_INTERVAL_TABLES:
+        df = with_change_interval(df)
     return df.with_columns(pl.col(c).fill_nan(None) for c, t in df.schema.items() if t.is_float())
+
+
+def with_change_interval(df: pl.DataFrame) -> pl.DataFrame:
+    """A table of paired changes with the 95% t-interval of each mean change (`ci_low`, `ci_high`; blank when it
+    cannot be worked out: fewer than 2 people)."""
+    ends = [change_interval(int(n or 0), mean, sd)
+            for n, mean, sd in df.select("n", "mean_change", "sd_change").iter_rows()]
+    return df.with_columns(pl.Series("ci_low", [e[0] for e in ends], dtype=pl.Float64),
+                           pl.Series("ci_high", [e[1] for e in ends], dtype=pl.Float64))
 
 
 def export_tables(con, run_dir: Path) -> dict[str, Path]:

@@ -112,6 +112,7 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
         ("roi", bool(value and value["roi"]["shown"])),
         ("sroi", bool(value and value["social"]["rows"])),
         ("sources", bool(value and value["assumptions"]["rows"])),
+        ("wellbeing_baseline", bool(wb["rows"])),
         ("wellbeing", bool(wb["rows"])),
         ("attrition", bool(att["rows"])),
     ])

@@ -1,7 +1,9 @@
-"""What every section shares: the measures and cohorts in report order, and table look-up."""
+"""What every section shares: the measures and cohorts in report order, table look-up, and the interval of a
+mean paired change."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import polars as pl
@@ -25,3 +27,16 @@ def table(tables: Mapping[str, pl.DataFrame], name: str) -> pl.DataFrame | None:
     """A contract table, or None when the run did not provide it."""
     df = tables.get(name)
     return df if isinstance(df, pl.DataFrame) else None
+
+
+def change_interval(n: int, mean: float, sd: float | None, level: float = 0.95) -> tuple[float | None, float | None]:
+    """The t-interval of a mean paired change over ``n`` people with standard deviation ``sd`` (``level``
+    two-sided, n - 1 degrees of freedom); (None, None) when it cannot be worked out (fewer than 2 people, or no
+    mean or standard deviation). Unrounded: the report publishes each end like the mean it belongs to, and
+    tables/wellbeing_paired_change.csv writes it as is."""
+    from scipy.stats import t
+
+    if n < 2 or sd is None or mean is None or math.isnan(sd) or math.isnan(mean):
+        return None, None
+    half = t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    return mean - half, mean + half

@@ -13,7 +13,6 @@ funnel draws the published counts. Wording is in ``reports/templates/sections/mh
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from speval.report import charts
 from speval.report import disclosure as dc
 from speval.report.format import interval, is_number, pounds, signed
 from speval.report.outputs import MH_ONLY_PROGRAMMES
-from speval.report.sections.common import COHORT_LABELS, COHORTS, table
+from speval.report.sections.common import COHORT_LABELS, COHORTS, change_interval, table
 from speval.report.sections.wellbeing import outcome_rows
 from speval.run.vocabulary import MH_PATHWAY_STEPS, PROGRESS_THRESHOLDS
 
@@ -39,17 +38,6 @@ FUNNEL_STEPS = _CODES[:_FIRST_DISCHARGE]
 #: Step -> the step whose people its share is of.
 SHARE_OF = {**{c: _CODES[0] for c in _CODES[1:_FIRST_DISCHARGE]},
             **{c: _CODES[i - 1] for i, c in enumerate(_CODES) if i > _FIRST_DISCHARGE}}
-
-
-def change_interval(n: int, mean: float, sd: float | None, level: float = 0.95) -> tuple[float | None, float | None]:
-    """The t-interval of a mean paired change over ``n`` referrals with standard deviation ``sd`` (``level``
-    two-sided); (None, None) when it cannot be worked out (fewer than 2 referrals, or no standard deviation)."""
-    from scipy.stats import t
-
-    if n < 2 or sd is None or mean is None or math.isnan(sd) or math.isnan(mean):
-        return None, None
-    half = t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
-    return mean - half, mean + half
 
 
 # --------------------------------------------------------------------------- engagement and discharge
