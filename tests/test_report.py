@@ -512,6 +512,11 @@ def fixture_meta() -> dict:
     }
 
 
+def with_separators(number: str) -> str:
+    """A whole number as the report prints it: ``32412`` -> ``32,412`` (other text unchanged)."""
+    return f"{int(number):,}" if number.isdigit() else number
+
+
 def pdftotext(pdf: Path, layout: bool = True) -> str:
     args = ["pdftotext", *(["-layout"] if layout else []), str(pdf), "-"]
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
@@ -613,10 +618,12 @@ def test_disclosive_values_never_published(rendered):
     for body in (text, html, svg_text):
         for raw in ("3.14", "1.57", "4.27", "108", "451", "912", "5003", "4993",
                     *PLANTED_DQ, "4871"):
-            assert raw not in body, raw
+            # Nor with the thousands separators the report prints (5,003).
+            for form in {raw, with_separators(raw)}:
+                assert form not in body, form
     # Rounded counts appear instead.
     assert "110 patients" in text and "450 patients" in text
-    assert "5005" in text and "4995" in text
+    assert "5,005" in text and "4,995" in text
     # The funded 12 month group (5 patients) is suppressed, not shown.
     assert "of whom fewer than 8 were referred to a funded provider" in " ".join(text.split())
 
@@ -946,27 +953,28 @@ def test_hes_data_quality_appendix(rendered):
     assert flat.index("Appendix A: Data and validation") < start
     # Published (rounded) counts, never the planted raw ones.
     for raw, shown in PLANTED_DQ.items():
-        assert raw not in section and shown in section, (raw, shown)
-    assert "op.csv 32410 32400 0 * 10" in section, section
-    assert "persons.csv 5005 4995 * * 0" in section
+        assert raw not in section and with_separators(raw) not in section, (raw, shown)
+        assert with_separators(shown) in section, (raw, shown)
+    assert "op.csv 32,410 32,400 0 * 10" in section, section
+    assert "persons.csv 5,005 4,995 * * 0" in section
     # Date range per file, naming its main date column.
     assert "persons.csv REGISTERED_FROM 1 Apr 1998 28 Nov 2013" in section
     assert "apc.csv ADMIDATE 1 Apr 2011 30 Dec 2013" in section
     # Changes since the previous delivery, naming it; 3 withdrawn persons -> '*'.
     assert "Compared with HES delivery 2013Q3" in section
     assert re.search(r"persons\.csv 15 \* 210", section)
-    assert re.search(r"op\.csv 130 10 3905", section)
+    assert re.search(r"op\.csv 130 10 3,905", section)
     # Missingness: only columns with missing values, % of records to one decimal.
     for needle in ("persons.csv LSOA11 0.1", "persons.csv IMD_DECILE <0.1",
                    "persons.csv REGISTERED_TO 82.0 blank = still registered",
                    "persons.csv DATE_OF_DEATH 97.4 blank = alive", "apc.csv DISDATE 4.1",
                    "apc.csv DIAG_4_01 0.1", "ae.csv AEARRIVALMODE 100.0"):
         assert needle in section, needle
-    for absent in ("YEAR_OF_BIRTH", "TRETSPEF", "4871", "81.95", "97.36"):
+    for absent in ("YEAR_OF_BIRTH", "TRETSPEF", "4871", "4,871", "81.95", "97.36"):
         assert absent not in section, absent
     # Appendix A publishes the same rounded rows read for the same file.
     appendix_a = flat[flat.index("Appendix A: Data and validation"):start]
-    assert "hes/2013Q4/op.csv hes 32410 32400 10 0" in appendix_a
+    assert "hes/2013Q4/op.csv hes 32,410 32,400 10 0" in appendix_a
     assert "Previous HES delivery 2013Q3" in flat
 
 
@@ -986,7 +994,7 @@ def test_absent_quality_tables_one_cohort_no_previous_delivery(tmp_path):
     assert "12 month cohort: n =" not in flat
     assert "There is no earlier HES delivery, so there is nothing to compare with." in flat
     assert "The missing-value summary is not available" in flat
-    assert "op.csv 32410 32400 0 * 10" in flat
+    assert "op.csv 32,410 32,400 0 * 10" in flat
     assert "Previous HES delivery none" in flat
     assert_flow_layout_clean(flow_svg_of(paths["html"].read_text(encoding="utf-8")))
 
@@ -1028,10 +1036,10 @@ def test_matched_section_explains_and_compares(rendered):
         assert needle in sec, needle
     # Table 2a: naive change (Table 1, all patients) beside the matched DiD and the doubly robust one.
     assert "Table 2a: Change per patient: naive before and after, and compared with the matched group" in sec
-    for row in ("Emergency admissions -0.23 -0.08 -0.21 to 0.04 -0.06 -0.19 to 0.07 95 95",
-                "A&E attendances -0.48 -0.31 -0.50 to -0.13 -0.27 -0.44 to -0.10 95 95",
-                "Outpatient appointments -0.46 +0.04 -0.15 to 0.23 +0.04 -0.14 to 0.21 95 95",
-                "6 month cohort In-patient admissions -0.12 * * * * * *"):
+    for row in ("Emergency admissions −0.23 −0.08 −0.21 to 0.04 −0.06 −0.19 to 0.07 95 95",
+                "A&E attendances −0.48 −0.31 −0.50 to −0.13 −0.27 −0.44 to −0.10 95 95",
+                "Outpatient appointments −0.46 +0.04 −0.15 to 0.23 +0.04 −0.14 to 0.21 95 95",
+                "6 month cohort In-patient admissions −0.12 * * * * * *"):
         assert row in sec, row
     # Table 2b: the ratio of rate ratios, the one the doubly robust estimate implies, and E-values.
     assert ("Table 2b: Proportional change compared with the matched group (rate ratios), and "
@@ -1048,8 +1056,8 @@ def test_matched_section_explains_and_compares(rendered):
             "the 12 month cohort as the primary estimate, so the doubly robust estimate is shown "
             "beside it as a check, not in its place.",
             "For emergency admissions in the 12 month cohort the two agree: the doubly robust "
-            "estimate (-0.06 per patient, 95% interval -0.19 to 0.07) is in the same direction as "
-            "the difference in differences (-0.08) and within its 95% interval (-0.21 to 0.04).",
+            "estimate (−0.06 per patient, 95% interval −0.19 to 0.07) is in the same direction as "
+            "the difference in differences (−0.08) and within its 95% interval (−0.21 to 0.04).",
             "12 month cohort, emergency admissions: an unmeasured factor would have to be associated "
             "with both referral and emergency admissions by a rate ratio of at least 1.51 each, over "
             "and above the matching characteristics, to explain away the estimated effect (a ratio "
@@ -1060,9 +1068,9 @@ def test_matched_section_explains_and_compares(rendered):
             "E-value is suppressed."):
         assert needle in sec, needle
     # One sentence per cohort, from the published values.
-    assert ("12 month cohort, emergency admissions: the matched estimate (-0.08 per patient) is "
-            "smaller than the naive fall (-0.23): part of the fall would have happened anyway; its "
-            "95% interval (-0.21 to 0.04) includes zero, so there is no clear evidence of a change "
+    assert ("12 month cohort, emergency admissions: the matched estimate (−0.08 per patient) is "
+            "smaller than the naive fall (−0.23): part of the fall would have happened anyway; its "
+            "95% interval (−0.21 to 0.04) includes zero, so there is no clear evidence of a change "
             "due to referral. For the other measures, the 95% interval excludes zero only for "
             "A&E attendances (fewer).") in sec
     assert ("6 month cohort, emergency admissions: fewer than 8 patients were matched, so the "
@@ -1074,7 +1082,7 @@ def test_matched_section_explains_and_compares(rendered):
     assert ("Figure 2: Balance before and after matching: absolute standardised mean difference "
             "of each characteristic, by cohort (dashed line: 0.1)") in sec
     assert "Table 4: Standardised mean differences before and after matching" in sec
-    for row in ("Age 0.31 0.04", "Sex (female) -0.16 -0.04",
+    for row in ("Age 0.31 0.04", "Sex (female) −0.16 −0.04",
                 "Emergency admissions, last 12 months 0.40 0.09",
                 "Outpatient appointments, last 6 months 0.82 0.06",
                 "Any characteristic imputed 0.34 0.06",
@@ -1103,12 +1111,12 @@ def test_sensitivity_table(rendered):
     sec = section_text(pdftotext(rendered["first"]["pdf"]), "Table 6: Emergency admissions",
                        "4 Value for money and social value")
     rows = [
-        "0.2 PRIMARY 1:1 without 95 0.09 -0.08 -0.21 to 0.04 * * * *",
-        "0.1 1:1 without 85 0.07 -0.05 -0.18 to 0.07 345 0.07 -0.03 -0.16 to 0.09",
-        "0.1 1:1 with 85 0.07 -0.05 -0.19 to 0.07 360 0.07 -0.03 -0.16 to 0.09",
-        "0.1 5:1 without 75 0.09 -0.07 -0.20 to 0.06 * * * *",   # 6 month: 5 matched
-        "0.2 1:1 with 100 0.10 -0.08 -0.21 to 0.04 405 0.10 -0.05 -0.18 to 0.08",
-        "0.5 5:1 with 100 0.14 -0.12 -0.25 to 0.00 405 0.14 -0.07 -0.20 to 0.05",
+        "0.2 PRIMARY 1:1 without 95 0.09 −0.08 −0.21 to 0.04 * * * *",
+        "0.1 1:1 without 85 0.07 −0.05 −0.18 to 0.07 345 0.07 −0.03 −0.16 to 0.09",
+        "0.1 1:1 with 85 0.07 −0.05 −0.19 to 0.07 360 0.07 −0.03 −0.16 to 0.09",
+        "0.1 5:1 without 75 0.09 −0.07 −0.20 to 0.06 * * * *",   # 6 month: 5 matched
+        "0.2 1:1 with 100 0.10 −0.08 −0.21 to 0.04 405 0.10 −0.05 −0.18 to 0.08",
+        "0.5 5:1 with 100 0.14 −0.12 −0.25 to 0.00 405 0.14 −0.07 −0.20 to 0.05",
     ]
     positions = []
     for row in rows:
@@ -1124,16 +1132,16 @@ def test_sensitivity_table(rendered):
 def test_summary_and_caveats_lead_with_matched(rendered):
     text = pdftotext(rendered["first"]["pdf"])
     summary = section_text(text, "1 Summary", "2 Hospital use before and after referral")
-    assert ("Emergency admissions, compared with the matched group: -0.08 per patient in the "
-            "12 month cohort (95% interval -0.21 to 0.04: no clear evidence of a change) and "
+    assert ("Emergency admissions, compared with the matched group: −0.08 per patient in the "
+            "12 month cohort (95% interval −0.21 to 0.04: no clear evidence of a change) and "
             "suppressed in the 6 month cohort (fewer than 8 patients matched). A doubly robust "
-            "check, which also adjusts for differences left after matching, gives -0.06 per patient "
-            "in the 12 month cohort (95% interval -0.19 to 0.07): the same direction, and within the "
+            "check, which also adjusts for differences left after matching, gives −0.06 per patient "
+            "in the 12 month cohort (95% interval −0.19 to 0.07): the same direction, and within the "
             "interval of the matched estimate. Before and after referral alone, without a "
             "comparison, they fell by 23% in the 12 month cohort and fell by 23% in the 6 month "
             "cohort.") in summary
     assert summary.count("doubly robust") == 1  # the plan's primary outcome only
-    assert "(95% interval -0.50 to -0.13: fewer than expected without referral)" in summary
+    assert "(95% interval −0.50 to −0.13: fewer than expected without referral)" in summary
     assert "regression to the mean" in summary
     caveats = section_text(text, "7 Caveats", "Appendix A: Data and validation")
     for needle in ("Matching uses recorded history only.", "Unmeasured differences.",
@@ -1199,7 +1207,7 @@ def test_love_plot_two_cohorts_and_fallbacks():
     assert m["balance"]["summary"] == [
         "12 month cohort: after matching, every characteristic has an absolute SMD below 0.1.",
         "6 month cohort: after matching, one characteristic still has an absolute SMD of 0.1 or "
-        "more: risk score (-0.12). Remaining differences can bias the difference in "
+        "more: risk score (−0.12). Remaining differences can bias the difference in "
         "differences."]
     assert ctx["tabno"] == {"hospital": 1, "compare": 2, "means": 3, "balance": 4,
                             "unmatched": 5, "sensitivity": 6, "costs": 7, "roi": 8, "sroi": 9, "sources": 10,
@@ -1235,20 +1243,20 @@ def test_absent_matching_tables_still_render(tmp_path):
     ("naive", "did", "lo", "hi", "expected"),
     [
         ("-0.23", "-0.08", "-0.21", "0.04",
-         "the matched estimate (-0.08 per patient) is smaller than the naive fall (-0.23): part of "
-         "the fall would have happened anyway; its 95% interval (-0.21 to 0.04) includes zero, so "
+         "the matched estimate (−0.08 per patient) is smaller than the naive fall (−0.23): part of "
+         "the fall would have happened anyway; its 95% interval (−0.21 to 0.04) includes zero, so "
          "there is no clear evidence of a change due to referral."),
         ("-0.23", "-0.15", "-0.25", "-0.05",
-         "smaller than the naive fall (-0.23): part of the fall would have happened anyway; its 95% "
-         "interval (-0.25 to -0.05) is below zero: evidence of fewer emergency admissions than "
+         "smaller than the naive fall (−0.23): part of the fall would have happened anyway; its 95% "
+         "interval (−0.25 to −0.05) is below zero: evidence of fewer emergency admissions than "
          "without referral."),
         ("-0.23", "0.02", "-0.10", "0.14",
-         "the matched group fell at least as much, so the naive fall (-0.23) would have happened "
+         "the matched group fell at least as much, so the naive fall (−0.23) would have happened "
          "anyway (matched estimate +0.02)"),
-        ("-0.10", "-0.20", "-0.30", "0.00", "at least as large as the naive fall (-0.10); its 95% "
-         "interval (-0.30 to 0.00) includes zero"),  # a bound published as 0.00 includes zero
+        ("-0.10", "-0.20", "-0.30", "0.00", "at least as large as the naive fall (−0.10); its 95% "
+         "interval (−0.30 to 0.00) includes zero"),  # a bound published as 0.00 includes zero
         ("0.10", "0.30", "0.12", "0.48", "evidence of more emergency admissions"),
-        ("", "-0.08", "-0.21", "0.04", "the matched estimate is -0.08 per patient; its 95%"),
+        ("", "-0.08", "-0.21", "0.04", "the matched estimate is −0.08 per patient; its 95%"),
         ("-0.23", "*", "*", "*", "fewer than 8 patients were matched"),
         ("-0.23", "", "", "", "there is no matched estimate."),
     ],
@@ -1262,8 +1270,8 @@ def test_interpret_matched(naive, did, lo, hi, expected):
 def test_interpret_matched_keeps_acronyms():
     sentence = interpret_matched("6 month cohort", "A&E attendances", "-0.48", "-0.31", "-0.50",
                                  "-0.13")
-    assert sentence.startswith("6 month cohort, A&E attendances: the matched estimate (-0.31 per "
-                               "patient) is smaller than the naive fall (-0.48)")
+    assert sentence.startswith("6 month cohort, A&E attendances: the matched estimate (−0.31 per "
+                               "patient) is smaller than the naive fall (−0.48)")
     assert sentence.endswith("is below zero: evidence of fewer A&E attendances than without "
                              "referral.")
 
@@ -1290,7 +1298,7 @@ def test_renders_without_the_doubly_robust_estimate_or_e_values(tmp_path, how):
     paths = render_report(tables, fixture_meta(), tmp_path)
     sec = section_text(pdftotext(paths["pdf"]), "3 Comparison with a matched group",
                        "4 Value for money and social value")
-    assert "Emergency admissions -0.23 -0.08 -0.21 to 0.04 95 95" in sec
+    assert "Emergency admissions −0.23 −0.08 −0.21 to 0.04 95 95" in sec
     assert "Emergency admissions 0.89 0.73 to 1.07" in sec
     assert "Table 2b: Proportional change compared with the matched group (rate ratios)" in sec
     for gone in ("Doubly robust", "doubly robust", "E-value"):
@@ -1325,15 +1333,15 @@ def _doubly_robust(adj: str, agreement: str | None, estimator: str = "did") -> s
 def test_doubly_robust_reading_says_when_the_two_disagree():
     assert _doubly_robust("0.03", "direction").endswith(
         "For emergency admissions in the 12 month cohort the two point in opposite directions "
-        "(doubly robust +0.03 per patient against -0.08), so differences left after matching may "
+        "(doubly robust +0.03 per patient against −0.08), so differences left after matching may "
         "account for the estimated change.")
     assert _doubly_robust("-0.25", "outside").endswith(
-        "the doubly robust estimate (-0.25 per patient) falls outside the 95% interval of the "
-        "difference in differences (-0.21 to 0.04), so differences left after matching affect the "
+        "the doubly robust estimate (−0.25 per patient) falls outside the 95% interval of the "
+        "difference in differences (−0.21 to 0.04), so differences left after matching affect the "
         "estimate and it should be read with care.")
     both = _doubly_robust("0.06", "direction_outside")
-    assert "points the opposite way to the difference in differences (-0.08) and falls outside " \
-           "its 95% interval (-0.21 to 0.04)" in both
+    assert "points the opposite way to the difference in differences (−0.08) and falls outside " \
+           "its 95% interval (−0.21 to 0.04)" in both
     # Nothing to compare: the paragraph explains the estimate and stops.
     assert _doubly_robust("*", "suppressed").endswith("as a check, not in its place.")
     # A plan whose primary estimate is the doubly robust one says so.

@@ -65,7 +65,7 @@ def test_one_interval_helper_shared_with_the_mental_health_section():
 def test_paired_change_published_from_n_mean_and_sd():
     shown = publish_paired_change(10, 2.1, 2.6, 0.5, 1.0)  # interval 0.5 ± 0.7154
     assert shown == {"n": "10", "baseline_mean": "2.10", "followup_mean": "2.60", "change": "+0.50",
-                     "low": "-0.22", "high": "1.22", "ci": "-0.22 to 1.22"}
+                     "low": "-0.22", "high": "1.22", "ci": "−0.22 to 1.22"}
     assert publish_paired_change(12, 3.0, 2.75, -0.25, 0.5)["n"] == "10"  # count rounded to 5, means as they are
     assert publish_paired_change(12, 3.0, 2.75, -0.25, 0.5)["change"] == "-0.25"
     assert publish_paired_change(13, 3.0, 3.0, 0.0, 0.4)["change"] == "0.00"  # no sign on no change
@@ -90,7 +90,7 @@ def test_paired_changes_without_the_mean_scores_show_the_change_alone():
                        "sd_change": [1.0]})
     shown = paired_changes({"wellbeing_paired_change": df})[("lifestyle", "all")]
     assert (shown["baseline_mean"], shown["followup_mean"], shown["change"], shown["ci"]) == \
-        ("", "", "+0.50", "-0.22 to 1.22")
+        ("", "", "+0.50", "−0.22 to 1.22")
 
 
 def test_low_baseline_scorers_rows():
@@ -102,7 +102,7 @@ def test_low_baseline_scorers_rows():
     # 84 people, 1.62 -> 1.77, +0.15 with sd 1.1: 0.15 ± 1.988959 × 1.1 / √84 = 0.15 ± 0.2387.
     ff = rows["family_friends"]
     assert (ff["n"], ff["baseline_mean"], ff["followup_mean"], ff["change"], ff["ci"]) == \
-        ("85", "1.62", "1.77", "+0.15", "-0.09 to 0.39")
+        ("85", "1.62", "1.77", "+0.15", "−0.09 to 0.39")
     assert ff["direction"] is None  # the interval includes zero
     fp = rows["feeling_positive"]  # 0.95 ± 0.2387
     assert (fp["change"], fp["ci"], fp["direction"]) == ("+0.95", "0.71 to 1.19", "rose")
@@ -125,8 +125,8 @@ def test_all_with_both_scores_rows():
     assert (fp["n"], fp["baseline_mean"], fp["followup_mean"], fp["change"], fp["ci"], fp["progress_pct"]) == \
         ("280", "3.30", "3.62", "+0.32", "0.21 to 0.43", "36")
     wyl = rows["where_you_live"]  # -0.15 ± 0.1059: a fall
-    assert (wyl["change"], wyl["ci"], wyl["direction"]) == ("-0.15", "-0.26 to -0.04", "fell")
-    assert rows["work_volunteering_social"]["ci"] == "-0.07 to 0.15"  # includes zero
+    assert (wyl["change"], wyl["ci"], wyl["direction"]) == ("-0.15", "−0.26 to −0.04", "fell")
+    assert rows["work_volunteering_social"]["ci"] == "−0.07 to 0.15"  # includes zero
     assert rows["money"]["change"] == "*" and rows["money"]["baseline_mean"] == "*"  # 6 people
     assert everyone["fell"] == ["Where you live"] and everyone["unclear"] == "one"
 
@@ -171,11 +171,11 @@ def test_section_shows_the_paired_change_beside_progress_and_not_the_unpaired_co
            "scores, by outcome area" in sec
     assert ("Everyone with a baseline and a review score Feeling positive 280 3.30 3.62 +0.32 0.21 to 0.43 36 "
             "Lifestyle 280 3.42 3.67 +0.25 0.14 to 0.36 34") in sec
-    assert "Where you live 280 4.07 3.92 -0.15 -0.26 to -0.04 29" in sec
+    assert "Where you live 280 4.07 3.92 −0.15 −0.26 to −0.04 29" in sec
     assert "Money * * * * * *" in sec
     assert ("People with a low baseline score (two or less) Feeling positive 85 1.62 2.57 +0.95 0.71 to 1.19 61"
             in sec)
-    assert "Family and friends 85 1.62 1.77 +0.15 -0.09 to 0.39 68" in sec
+    assert "Family and friends 85 1.62 1.77 +0.15 −0.09 to 0.39 68" in sec
     assert ("Among the people with both scores, the mean score rose in feeling positive; lifestyle; looking after "
             "yourself; managing symptoms; and family and friends, each with a 95% interval wholly above zero; it fell "
             "in where you live, with a 95% interval wholly below zero. In the other area with published figures the "
@@ -200,7 +200,7 @@ def test_pdf_shows_the_paired_change_with_its_interval(tmp_path):
     sec = text[start:text.index("6 Who was included", start)]
     assert "Table 12: Distance travelled: change in score from baseline to review" in sec
     assert re.search(r"Feeling positive 280 3\.30 3\.62 \+0\.32 0\.21 to 0\.43 36", sec), sec
-    assert re.search(r"Family and friends 85 1\.62 1\.77 \+0\.15 -0\.09 to 0\.39 68", sec), sec
+    assert re.search(r"Family and friends 85 1\.62 1\.77 \+0\.15 −0\.09 to 0\.39 68", sec), sec
     assert "People with a low baseline score (two or less)" in sec
     for planted in ("0.82", "3.46", "4.27", "1.23", "2.85"):
         assert planted not in sec, planted

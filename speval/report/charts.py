@@ -370,7 +370,7 @@ def funnel_bars(
         width=width, height=height, bargap=0.3,
         margin={"l": 10, "r": 20, "t": 6, "b": 38},
         xaxis={"title": {"text": "People", "standoff": 6}, "range": [0, top * 1.3 if top > 0 else 1], "showgrid": True,
-               "gridcolor": "#E8EDEE", "rangemode": "tozero"},
+               "gridcolor": "#E8EDEE", "rangemode": "tozero", "tickformat": ","},  # 1,000 as the text prints it
         yaxis={"autorange": "reversed", "ticks": "", "ticksuffix": "  ", "categoryorder": "array",
                "categoryarray": labels, "automargin": True},
         uniformtext={"minsize": 10, "mode": "show"},

@@ -19,6 +19,8 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
           "September", "October", "November", "December"]
 _SHORT_MONTHS = [m[:3] for m in MONTHS]
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+#: A number as a template may print it: a published number, or one given a sign by :func:`signed`.
+_PRINTED_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _ACRONYMS = {"imd": "IMD", "ltc": "LTC", "ae": "A&E", "hes": "HES", "gp": "GP", "op": "OP",
              "mh": "MH", "lsoa": "LSOA"}
 
@@ -76,7 +78,7 @@ def signed(s: str) -> str:
 def interval(lo: str, hi: str) -> str:
     """A published interval as ``lo to hi``; ``*`` when suppressed; blank otherwise."""
     if is_number(lo) and is_number(hi):
-        return f"{lo} to {hi}"
+        return f"{grouped(lo)} to {grouped(hi)}"
     if dc.SUPPRESSED in (lo, hi):
         return dc.SUPPRESSED
     return ""
@@ -120,12 +122,41 @@ MINUS = "\u2212"
 
 def grouped(s: str) -> str:
     """A published number with thousands separators and a proper minus sign (``-1234.5`` ->
-    ``−1,234.5``); anything else (``*``, blank) unchanged."""
-    if not is_number(s):
+    ``−1,234.5``; a leading ``+`` is kept); a zero never carries a sign (``-0.00`` -> ``0.00``);
+    anything else (``*``, blank, text) unchanged. Only for display: the published string itself
+    (what the tables and the code compare) keeps its plain form."""
+    if not isinstance(s, str) or not _PRINTED_NUMBER.match(s):
         return s
-    sign, body = (MINUS, s[1:]) if s.startswith("-") else ("", s)
+    sign, body = (s[0], s[1:]) if s[0] in "+-" else ("", s)
     whole, _, decimals = body.partition(".")
-    return f"{sign}{int(whole):,}" + (f".{decimals}" if decimals else "")
+    if not whole.strip("0") and not decimals.strip("0"):
+        sign = ""
+    return f"{MINUS if sign == '-' else sign}{int(whole):,}" + (f".{decimals}" if decimals else "")
+
+
+class Verbatim(str):
+    """Text the report prints exactly as given even when it is all digits (a sha256 or commit, a seed, a
+    code): :func:`display` never gives it separators or a minus sign."""
+
+    __slots__ = ()
+
+
+def verbatim(value: Any) -> Verbatim:
+    """``value`` as :class:`Verbatim` text."""
+    return Verbatim("" if value is None else str(value))
+
+
+def display(value: Any) -> Any:
+    """How the report prints any value placed in a template (the templates' ``finalize``): a published number
+    (a string such as ``1250``, ``-0.12`` or ``+0.04``) with thousands separators and a proper minus sign;
+    everything else as it is: text, numbers that are not strings (table numbers, column spans), markup, and
+    :class:`Verbatim` text (hashes, codes). Years, quarters and dates reach the templates as text that is not
+    a bare number (``2013Q4``, ``31 December 2013``, ``2013/14``) or as ints, so they are never grouped."""
+    if type(value) is not str:
+        return value
+    if value == "-" + dc.INFINITE:  # an SMD that is minus infinity
+        return MINUS + dc.INFINITE
+    return grouped(value)
 
 
 def pounds(s: str) -> str:
@@ -152,8 +183,9 @@ def in_words(n: int) -> str:
 
 
 def minus(s: str) -> str:
-    """A published number with a proper minus sign (``-0.19`` -> ``−0.19``), otherwise unchanged."""
-    return MINUS + s[1:] if is_number(s) and s.startswith("-") else s
+    """A published number with a proper minus sign (``-0.19`` -> ``−0.19``) and thousands separators, otherwise
+    unchanged."""
+    return grouped(s)
 
 
 def rate(value: float) -> str:

@@ -20,7 +20,7 @@ import polars as pl
 from markupsafe import Markup
 
 from speval.report import disclosure as dc
-from speval.report.format import as_date, long_date, quarter_words
+from speval.report.format import as_date, long_date, quarter_words, verbatim
 from speval.report.sections.appendices import data_and_validation, hes_data_quality, provenance
 from speval.report.sections.bottom_line import bottom_line
 from speval.report.sections.caveats import comparison_state
@@ -131,7 +131,7 @@ def build_context(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, Any]) -
                 "cutoff": long_date(hes.get("cutoff")),
                 "extracted_on": long_date(hes.get("extracted_on"))},
         "outcome_tool": {"key": dict(deliveries.get("outcome_tool") or {}).get("key", "")},
-        "code_version": str(meta.get("code_version", "")),
+        "code_version": verbatim(meta.get("code_version", "")),
         "sections": sections,
         "num": {s["id"]: s["number"] for s in sections},
         "summary": summary,

@@ -22,14 +22,18 @@ CSS_NAME = "report.css"
 #: The mental-health pathway section's styles, added to CSS_NAME only when the report has that section.
 MH_CSS_NAME = "mh_pathway.css"
 
+#: ``finalize``: every published number a template prints gets thousands separators and a proper minus sign
+#: (fmt.display), at the very end, so the published strings the sections compare and parse stay plain.
 _OPTIONS: dict[str, Any] = {"undefined": StrictUndefined, "trim_blocks": True,
-                            "lstrip_blocks": True, "keep_trailing_newline": True}
+                            "lstrip_blocks": True, "keep_trailing_newline": True, "finalize": fmt.display}
 
 
 def _with_filters(env: Environment) -> Environment:
     env.filters["cell"] = fmt.cell
     env.filters["signed"] = fmt.signed
     env.filters["in_sentence"] = fmt.in_sentence
+    env.filters["grouped"] = fmt.grouped
+    env.filters["verbatim"] = fmt.verbatim
     return env
 
 

@@ -5,13 +5,14 @@ They let a reader check what went in: every count is disclosure-controlled like 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
 from speval.report import disclosure as dc
-from speval.report.format import param_value, short_date
+from speval.report.format import humanise, param_value, quarter_words, short_date, verbatim
 from speval.report.sections.common import table
 
 # --------------------------------------------------------------------------- data and validation
@@ -19,14 +20,51 @@ from speval.report.sections.common import table
 
 def _provider_sheets_grouped(file: pl.Expr) -> pl.Expr:
     """`provider_returns/2013Q1/VCS01.xlsx#Activity` → `provider_returns/2013Q1/*.xlsx#Activity`: the report
-    summarises one quarter's workbooks per sheet; the per-file detail is in reconciliation.csv."""
+    summarises one quarter's workbooks per sheet (the key rows are grouped by; the per-file detail is in
+    reconciliation.csv). The report never prints this key: see :func:`_workbook_labels`."""
     return file.str.replace(r"^(provider_returns/[^/]+/)[^/]+\.xlsx#", "${1}*.xlsx#")
 
 
+#: Up to this many workbooks of one quarter's sheet are named one by one; more are counted.
+WORKBOOKS_NAMED = 4
+
+
+def _and_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _workbook_labels(*files: pl.Series) -> dict[str, str]:
+    """Each grouped key of provider workbooks (`provider_returns/2013Q3/*.xlsx#Activity`) as the report names it,
+    from the workbooks actually read: one workbook by its name (`provider_returns/2013Q3/P001.xlsx, sheet
+    Activity`), a few by their names, more by their number (each named in tables/reconciliation.csv)."""
+    names: dict[str, list[str]] = {}
+    for series in files:
+        for f in series.cast(pl.String).drop_nulls().unique(maintain_order=True).to_list():
+            m = re.fullmatch(r"(provider_returns/[^/]+/)([^/]+\.xlsx)#(.*)", f)
+            if m:
+                key = f"{m.group(1)}*.xlsx#{m.group(3)}"
+                if m.group(2) not in names.setdefault(key, []):
+                    names[key].append(m.group(2))
+    labels = {}
+    for key, books in names.items():
+        folder, sheet = key.split("*.xlsx#", 1)
+        books = sorted(books)
+        if len(books) == 1:
+            labels[key] = f"{folder}{books[0]}, sheet {sheet}"
+        elif len(books) <= WORKBOOKS_NAMED:
+            labels[key] = f"{folder}: {_and_list(books)}, sheet {sheet}"
+        else:
+            labels[key] = (f"{folder}: {len(books)} provider workbooks, sheet {sheet} "
+                           "(each named in tables/reconciliation.csv)")
+    return labels
+
+
 def data_and_validation(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
-    """Rows read, accepted, quarantined and duplicated per file, and quarantined rows by reason."""
+    """Rows read, accepted, quarantined and duplicated per file, and quarantined rows by reason. A quarter's
+    provider workbooks are summed per sheet, and named by the workbooks read (:func:`_workbook_labels`)."""
     rec = table(tables, "reconciliation")
     q = table(tables, "quarantine")
+    labels = _workbook_labels(*(t["file"] for t in (rec, q) if t is not None and t.height))
     if rec is not None and rec.height:
         counts = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
         rec = (rec.with_columns(_provider_sheets_grouped(pl.col("file")).alias("file"))
@@ -35,6 +73,8 @@ def data_and_validation(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
         q = q.with_columns(_provider_sheets_grouped(pl.col("file")).alias("file"))
     rec_rows = dc.publish_reconciliation(rec).to_dicts() if rec is not None else []
     q_rows = dc.publish_quarantine(q).to_dicts() if q is not None else []
+    for r in (*rec_rows, *q_rows):
+        r["file"] = labels.get(r["file"], r["file"])
     return {"reconciliation": rec_rows, "quarantine": q_rows}
 
 
@@ -119,15 +159,57 @@ def _input_files(files: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             folder = name.rsplit("/", 1)[0]
             provider_folders[folder] = provider_folders.get(folder, 0) + 1
         else:
-            rows.append({"file": name, "sha": str(f.get("sha256", ""))[:12], "workbooks": None})
+            rows.append({"file": name, "sha": verbatim(str(f.get("sha256", ""))[:12]), "workbooks": None})
     rows += [{"file": folder, "sha": None, "workbooks": n} for folder, n in provider_folders.items()]
     return rows
 
 
+#: The run parameters (run_manifest.json's ``parameters``, assets/report.py) in words, as Appendix C lists them;
+#: a parameter not named here is shown by its code name in words (fmt.humanise).
+PARAMETER_LABELS = {
+    "quarter": "Reporting quarter",
+    "programme": "Programme",
+    "followup_min_days": "Well-being follow-up: earliest review (days after baseline)",
+    "followup_max_days": "Well-being follow-up: latest review (days after baseline)",
+    "cohort_months": "Cohorts (months before and after referral)",
+    "low_score_max": "Low baseline score (at most)",
+    "matching_caliper_sd": "Matching caliper (SD of the propensity-score logit)",
+    "matching_ratio": "Matched controls per referred person",
+    "matching_with_replacement": "Matching with replacement",
+    "bootstrap_replicates": "Bootstrap replicates",
+    "seed": "Random seed",
+    "wellbeing_valuation": "Well-being valuation basis of the SROI",
+}
+#: Parameters whose value is a code, printed exactly as recorded (never given thousands separators).
+VERBATIM_PARAMETERS = {"seed", "programme"}
+
+
+def parameter_label(key: str) -> str:
+    """A run parameter's name in words: ``matching_with_replacement`` -> ``Matching with replacement``."""
+    return PARAMETER_LABELS.get(key) or humanise(key)
+
+
+def parameter_value(key: str, value: Any) -> str:
+    """A run parameter's value in words: true/false as Yes/No, the quarter with its months, a seed as recorded;
+    numbers stay published strings (the template gives them separators)."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if key == "quarter" and quarter_words(str(value)) != str(value):
+        return f"{value} ({quarter_words(str(value))})"
+    if key in VERBATIM_PARAMETERS:
+        return verbatim(param_value(value))
+    return param_value(value)
+
+
 def departures(deviations: list[Mapping[str, Any]] | None) -> list[dict[str, str]]:
-    """The run parameters that differ from the analysis plan: name in words, planned value, value used."""
-    return [{"parameter": str(d.get("parameter", "")), "planned": param_value(d.get("planned")),
-             "used": param_value(d.get("used"))} for d in deviations or []]
+    """The run parameters that differ from the analysis plan: name in words (as speval/run/plan.py words it),
+    planned value, value used. True/false read Yes/No; other values are printed exactly as the plan and the
+    manifest record them (tests/test_analysis_plan.py compares them with the plan's own values)."""
+    def shown(value: Any) -> str:
+        return ("Yes" if value else "No") if isinstance(value, bool) else verbatim(param_value(value))
+
+    return [{"parameter": str(d.get("parameter", "")), "planned": shown(d.get("planned")),
+             "used": shown(d.get("used"))} for d in deviations or []]
 
 
 def analysis_plan(meta: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -138,7 +220,7 @@ def analysis_plan(meta: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     sha = str(plan.get("sha256") or "")
     return {"file": str(plan.get("file") or "analysis_plan.yaml"), "version": str(plan.get("plan_version", "")),
-            "sha256": sha, "sha_short": sha[:12],
+            "sha256": verbatim(sha), "sha_short": verbatim(sha[:12]),
             "departures": departures(list(meta.get("deviations_from_plan") or []))}
 
 
@@ -150,7 +232,8 @@ def provenance(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "provider_returns": list(deliveries.get("provider_returns") or []),
         "plan": analysis_plan(meta),
-        "parameters": [{"key": str(k), "value": param_value(v)} for k, v in parameters.items()],
+        "parameters": [{"key": str(k), "label": parameter_label(str(k)), "value": parameter_value(str(k), v)}
+                       for k, v in parameters.items()],
         "input_files": _input_files(list(meta.get("input_files") or [])),
         "files_not_read": [{"file": str(f["file"]), "reason": str(f["reason"])}
                            for f in meta.get("files_not_read") or []],

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from speval.report import disclosure as dc
 from speval.report import charts
-from speval.report.format import is_number, signed
+from speval.report.format import grouped, is_number, signed
 from speval.report.sections.common import COHORTS, MEASURES, table
 
 Cells = dict[tuple[str, str, str], dict[str, str]]
@@ -82,8 +82,8 @@ def _before_after_chart(cells: Cells) -> tuple[Markup | None, str | None]:
         labels.append(mlabel)
         before.append(float(r["mean_before"]))
         after.append(float(r["mean_after"]))
-        bt.append(r["mean_before"])
-        at.append(r["mean_after"])
+        bt.append(grouped(r["mean_before"]))
+        at.append(grouped(r["mean_after"]))
     if not labels:
         return None, "unpublishable"
     return Markup(charts.before_after_bar(labels, before, after, bt, at, prefix="chart1")), None

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from speval.report import charts
 from speval.report import disclosure as dc
-from speval.report.format import interval, is_number, pounds, signed
+from speval.report.format import grouped, interval, is_number, pounds, signed
 from speval.report.outputs import MH_ONLY_PROGRAMMES
 from speval.report.sections.common import COHORT_LABELS, COHORTS, change_interval, table
 from speval.report.sections.wellbeing import outcome_rows
@@ -71,8 +71,8 @@ def funnel_figure(steps: list[Mapping[str, Any]]) -> tuple[Markup | None, str | 
         return None, "no_referrals"
     if shown[0]["n"] == dc.SUPPRESSED:
         return None, "suppressed"
-    texts = [s["n"] if s["code"] == _CODES[0] or not is_number(s["pct"]) else f"{s['n']} ({s['pct']}%)"
-             for s in shown]
+    texts = [grouped(s["n"]) if s["code"] == _CODES[0] or not is_number(s["pct"])
+             else f"{grouped(s['n'])} ({s['pct']}%)" for s in shown]
     svg = charts.funnel_bars([s["label"] for s in shown], [float(s["n"]) if is_number(s["n"]) else None
                                                            for s in shown], texts, prefix="funnel")
     return Markup(svg), None
