@@ -212,3 +212,20 @@ def test_demo_report_html_ids_are_unique(demo_run):
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # the new charts' ids do not clash with the others'
     assert any(i.startswith("tornado-roi-") for i in ids) and any(i.startswith("roi-") for i in ids)
+
+
+@pytest.mark.pipeline
+@needs_poppler
+def test_demo_report_prints_minus_signs_and_separators(demo_run):
+    """The checks of tests/test_report_typography.py on the real demo report, whose counts reach four digits
+    (about 1,250 people referred)."""
+    import re
+
+    from test_report_typography import HYPHEN_MINUS, long_runs
+
+    text = subprocess.run(["pdftotext", str(demo_run / "out" / "LTC" / "2013Q4" / "evaluation_report.pdf"), "-"],
+                          check=True, capture_output=True, text=True).stdout
+    text = re.sub(r"\b[0-9a-f]{12,64}\b", "<hash>", text)
+    assert not [text[max(0, m.start() - 40):m.end() + 10] for m in HYPHEN_MINUS.finditer(text)]
+    assert not long_runs(text), long_runs(text)
+    assert "About 1,250 people had been referred to the programme" in " ".join(text.split())

@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from speval.report.format import grouped
+
 FONT_FAMILY = "DejaVu Sans"
 _FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
@@ -128,7 +130,7 @@ def _fmt(v: float) -> str:
 
 def _main_lines(step: FlowStep, final: str, inner: float) -> list[tuple[str, bool]]:
     lines = [(t, False) for t in wrap(step.label, inner, MAIN_SIZE)]
-    count = f"n = {step.n or '–'}"
+    count = f"n = {grouped(step.n) if step.n else '–'}"
     if final:
         lines += [(t, True) for t in wrap(f"{final}: {count}", inner, MAIN_SIZE, True)]
     else:
@@ -137,7 +139,7 @@ def _main_lines(step: FlowStep, final: str, inner: float) -> list[tuple[str, boo
 
 
 def _side_lines(step: FlowStep, inner: float) -> list[tuple[str, bool]]:
-    lines = [(f"Excluded: {step.excluded or '–'}", True)]
+    lines = [(f"Excluded: {grouped(step.excluded) if step.excluded else '–'}", True)]
     if step.reason:
         lines += [(t, False) for t in wrap(step.reason, inner, SIDE_SIZE)]
     return lines
