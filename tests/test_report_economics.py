@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from speval.report import disclosure as dc
-from speval.report.format import grouped, in_words, minus, pounds, pounds_interval, rate
+from speval.report.format import grouped, in_words, pounds, pounds_interval, rate
 from speval.report.sections.value import _refs, assumptions, basis_status, value_for_money
 from speval.report.templating import sentence
 from test_report import WELFARE_AWARDS, economics_tables, fixture_tables
@@ -98,7 +98,7 @@ def test_money_and_numbers_as_the_report_writes_them():
     assert grouped("20215") == "20,215" and grouped("-1234.5") == "\u22121,234.5" and grouped("*") == "*"
     assert pounds("956558") == "£956,558" and pounds("-22") == "\u2212£22" and pounds("") == ""
     assert pounds_interval("-637", "560") == "\u2212£637 to £560" and pounds_interval("*", "*") == "*"
-    assert minus("-0.19") == "\u22120.19" and minus("0.19") == "0.19"
+    assert grouped("-0.19") == "\u22120.19" and grouped("0.19") == "0.19"
     assert (rate(0.035), rate(0.015), rate(0.333), rate(0.30000000000000004)) == ("3.5%", "1.5%", "33.3%", "30%")
     assert in_words(5) == "five" and in_words(12) == "12"
     assert _refs([6, 7, 8]) == "[6–8]" and _refs([1, 3]) == "[1, 3]" and _refs([4, 4]) == "[4]"

@@ -45,7 +45,7 @@ def test_money_minus_interval_and_signed():
     assert fmt.interval("-0.07", "0.15") == f"{MINUS}0.07 to 0.15"
     assert fmt.interval("-1500", "-20") == f"{MINUS}1,500 to {MINUS}20"
     assert fmt.interval("*", "0.1") == "*"
-    assert fmt.minus("-0.19") == f"{MINUS}0.19" and fmt.minus("0.19") == "0.19"
+    assert fmt.grouped("-0.19") == f"{MINUS}0.19" and fmt.grouped("0.19") == "0.19"
     assert fmt.signed("0.04") == "+0.04" and fmt.grouped(fmt.signed("1500")) == "+1,500"
     assert fmt.in_words(5) == "five" and fmt.in_words(1250) == "1,250"
 

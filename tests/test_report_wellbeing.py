@@ -19,14 +19,9 @@ from speval.report.sections import mh_pathway
 from speval.report.sections.common import change_interval
 from speval.report.sections.wellbeing import paired_changes, paired_panels, publish_paired_change, wellbeing
 from test_report import WB_MEASURES, fixture_meta, fixture_tables
+from test_report_mh import flat
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
-
-
-def flat(html: str) -> str:
-    """Text without markup or charts, on one line."""
-    body = re.sub(r"<svg\b.*?</svg>", " ", html, flags=re.S)
-    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
 
 
 def wellbeing_section(html: str) -> str:

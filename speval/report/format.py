@@ -182,12 +182,6 @@ def in_words(n: int) -> str:
     return _WORDS[n] if 0 <= n < len(_WORDS) else grouped(str(n))
 
 
-def minus(s: str) -> str:
-    """A published number with a proper minus sign (``-0.19`` -> ``−0.19``) and thousands separators, otherwise
-    unchanged."""
-    return grouped(s)
-
-
 def rate(value: float) -> str:
     """A share as a percentage for the text, to at most one decimal: ``0.035`` -> ``3.5%``,
     ``0.333`` -> ``33.3%``, ``0.25`` -> ``25%``."""

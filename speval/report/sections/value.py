@@ -26,7 +26,7 @@ from speval.economics.sensitivity import (ADJUSTMENT_STEP, DROP_OFF_RANGE, HEALT
                                           break_even_saving, reaching, return_swings, social_swings)
 from speval.report import charts
 from speval.report import disclosure as dc
-from speval.report.format import (grouped, humanise, in_sentence, in_words, is_number, minus, month_year, pounds,
+from speval.report.format import (grouped, humanise, in_sentence, in_words, is_number, month_year, pounds,
                                   pounds_interval, rate)
 from speval.report.sections.common import COHORT_LABELS, table
 from speval.report.templating import sentence
@@ -123,9 +123,9 @@ def costs_avoided(costs: pl.DataFrame | None, sizes: Mapping[str, int | None], p
         unit = (n or m)["unit_cost_gbp"]
         rows.append({
             "item": code, "label": label, "total": code == TOTAL, "unit_cost": pounds(unit),
-            "naive_events": minus(n["events_avoided_per_patient"]) if n else "",
+            "naive_events": grouped(n["events_avoided_per_patient"]) if n else "",
             "naive_saving": pounds(n["saving_per_patient_gbp"]) if n else "",
-            "matched_events": minus(m["events_avoided_per_patient"]) if m else "",
+            "matched_events": grouped(m["events_avoided_per_patient"]) if m else "",
             "matched_saving": pounds(m["saving_per_patient_gbp"]) if m else "",
             "matched_ci": pounds_interval(m["saving_ci_low_gbp"], m["saving_ci_high_gbp"]) if m else "",
         })
@@ -162,9 +162,9 @@ def return_on_investment(vfm: pl.DataFrame | None, sizes: Mapping[str, int | Non
             continue
         rows.append({
             "scenario": s.code, "label": s.label, "cost": pounds((m or n)["cost_gbp"]),
-            "matched": minus(m["roi"]) if m else "", "matched_ci": _interval(m["roi_ci_low"], m["roi_ci_high"]) if m else "",
+            "matched": grouped(m["roi"]) if m else "", "matched_ci": _interval(m["roi_ci_low"], m["roi_ci_high"]) if m else "",
             "prob": m["prob_roi_at_least_1"] if m else "", "matched_payback": m["payback_months"] if m else "",
-            "naive": minus(n["roi"]) if n else "", "naive_payback": n["payback_months"] if n else "",
+            "naive": grouped(n["roi"]) if n else "", "naive_payback": n["payback_months"] if n else "",
             "raw": {"matched": m, "naive": n},
         })
     chart, why = None, None
@@ -177,8 +177,8 @@ def return_on_investment(vfm: pl.DataFrame | None, sizes: Mapping[str, int | Non
         chart = Markup(charts.roi_scenarios(
             [_scenario_label(r["label"]) for r in drawn], values("matched", "roi"),
             values("matched", "roi_ci_low"), values("matched", "roi_ci_high"), values("naive", "roi"),
-            [minus((r["raw"]["matched"] or {}).get("roi", "")) for r in drawn],
-            [minus((r["raw"]["naive"] or {}).get("roi", "")) for r in drawn],
+            [grouped((r["raw"]["matched"] or {}).get("roi", "")) for r in drawn],
+            [grouped((r["raw"]["naive"] or {}).get("roi", "")) for r in drawn],
             names=(BASIS_LABELS["matched"], BASIS_LABELS["naive"]), prefix="roi"))
     elif rows:
         why = next((status[b] for b in ("matched", "naive") if status.get(b) != "ok"), "none")
@@ -189,7 +189,7 @@ def return_on_investment(vfm: pl.DataFrame | None, sizes: Mapping[str, int | Non
 def _interval(lo: str, hi: str) -> str:
     """A published interval of returns per £1, with proper minus signs."""
     if is_number(lo) and is_number(hi):
-        return f"{minus(lo)} to {minus(hi)}"
+        return f"{grouped(lo)} to {grouped(hi)}"
     return dc.SUPPRESSED if dc.SUPPRESSED in (lo, hi) else ""
 
 
@@ -293,7 +293,7 @@ def providers_work(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
 def _published_return(x: float | None) -> tuple[float | None, str]:
     """A return per £1 from the sensitivity arithmetic, as published (2 decimals): its value and text."""
     s = dc.publish_money(x, 2)
-    return _published_float(s), minus(s)
+    return _published_float(s), grouped(s)
 
 
 def _swing_rows(swings: list[Swing], label) -> list[tuple[str, float | None, float | None, str, str]]:
