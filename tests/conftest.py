@@ -91,6 +91,31 @@ def demo_run(session_folder, demo_data) -> Path:
     return _built_once(session_folder / "demo_run", run)
 
 
+@pytest.fixture(scope="session")
+def demo_mh_run(session_folder, demo_data) -> Path:
+    """`speval run` of the mental-health programme (MH 2016Q4: its referrals start in 2015) on `demo_data`, once
+    per test session: the run's output folder `out/MH/2016Q4`. Read-only."""
+    from pipelines.cli import main
+
+    def run(folder: Path) -> None:
+        assert main(["run", "--quarter", "2016Q4", "--programme", "MH", "--data-dir", str(demo_data),
+                     "--out", str(folder / "out"), "--warehouse", str(folder / "w.duckdb")]) == 0
+
+    return _built_once(session_folder / "demo_mh_run", run) / "out" / "MH" / "2016Q4"
+
+
+@pytest.fixture(scope="session")
+def fixture_report(session_folder) -> dict[str, Path]:
+    """The report rendered from test_report's fixture tables (`render_report`), once per test session:
+    {"html": path, "pdf": path}. Read-only."""
+    from speval.report import render_report
+    from test_report import fixture_meta, fixture_tables
+
+    folder = _built_once(session_folder / "fixture_report",
+                         lambda folder: render_report(fixture_tables(), fixture_meta(), folder))
+    return {"html": folder / "evaluation_report.html", "pdf": folder / "evaluation_report.pdf"}
+
+
 # The longest modules (measured with `pytest --durations=0`, slowest first): started first, so that no worker is
 # left with one of them at the end.
 # test_report_economics reads the shared demo run that test_planted_truth starts, so it is not among them.

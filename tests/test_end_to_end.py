@@ -230,19 +230,16 @@ def test_every_file_reconciles_and_planted_defects_are_caught(demo):
     assert checked >= 3
 
 
-def test_mental_health_programme_and_a_programme_with_no_referrals_yet(demo, capsys):
-    """MH referrals start in 2015: its 2016Q4 report has cohorts; a 2013Q4 MH run is refused before it starts
-    (exit 2, one line), never published as "about 0 people referred"."""
+def test_mental_health_programme_and_a_programme_with_no_referrals_yet(demo, demo_mh_run, capsys):
+    """MH referrals start in 2015: its 2016Q4 report (the demo's, run once per session) has cohorts; a 2013Q4
+    MH run is refused before it starts (exit 2, one line), never published as "about 0 people referred"."""
     from pipelines.cli import main
 
-    out, warehouse = demo / "mh_2016Q4", demo / "mh_2016Q4.duckdb"
-    assert main(["run", "--quarter", "2016Q4", "--programme", "MH", "--data-dir", str(demo / "data"),
-                 "--out", str(out), "--warehouse", str(warehouse)]) == 0
-    tables = out / "MH" / "2016Q4" / "tables"
+    tables = demo_mh_run / "tables"
     assert pl.read_csv(tables / "attrition.csv").filter(cohort="6m", step="registered")["n"][0] > 0
     assert pl.read_csv(tables / "matched_effects.csv").height == 8
     assert pl.read_csv(tables / "balance.csv").height == 2 * len(COVARIATES)  # every covariate of both cohorts
-    assert (out / "MH" / "2016Q4" / "evaluation_report.pdf").is_file()
+    assert (demo_mh_run / "evaluation_report.pdf").is_file()
     pathway = pl.read_csv(tables / "mh_pathway.csv")  # MH runs only: the LTC run's tables have none
     assert pathway["step"].to_list() == ["referred", "engaged", "took_up", "discharge_review_due", "discharged",
                                          "discharge_observable_12m", "discharge_sustained_12m"]

@@ -551,11 +551,10 @@ def read_pgm(path: Path) -> tuple[int, int, bytes]:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict:
-    tables, meta = fixture_tables(), fixture_meta()
-    first = render_report(tables, meta, tmp_path_factory.mktemp("run1"))
-    second = render_report(tables, meta, tmp_path_factory.mktemp("run2"))
-    return {"first": first, "second": second}
+def rendered(fixture_report, tmp_path_factory) -> dict:
+    """The fixture report (rendered once per session, conftest.py) and a second rendering, for reproducibility."""
+    second = render_report(fixture_tables(), fixture_meta(), tmp_path_factory.mktemp("run2"))
+    return {"first": fixture_report, "second": second}
 
 
 def test_writes_html_and_pdf(rendered):

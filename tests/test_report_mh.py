@@ -271,13 +271,9 @@ def test_mh_fixture_report_is_reproducible(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def mh_run(tmp_path_factory, demo_data):
-    from pipelines.cli import main
-
-    root = tmp_path_factory.mktemp("mh")
-    assert main(["run", "--quarter", "2016Q4", "--programme", "MH", "--data-dir", str(demo_data),
-                 "--out", str(root / "out"), "--warehouse", str(root / "w.duckdb")]) == 0
-    return root / "out" / "MH" / "2016Q4"
+def mh_run(demo_mh_run):
+    """The demo's MH 2016Q4 run, shared with the other modules (conftest.py)."""
+    return demo_mh_run
 
 
 @pytest.mark.pipeline

@@ -185,10 +185,8 @@ def test_section_shows_the_paired_change_beside_progress_and_not_the_unpaired_co
 
 @pytest.mark.pipeline
 @needs_poppler
-def test_pdf_shows_the_paired_change_with_its_interval(tmp_path):
-    from speval.report import render_report
-
-    pdf = render_report(fixture_tables(), fixture_meta(), tmp_path)["pdf"]
+def test_pdf_shows_the_paired_change_with_its_interval(fixture_report):
+    pdf = fixture_report["pdf"]
     text = " ".join(subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
                                    text=True).stdout.split())
     start = text.index("5 Well-being Service users")

@@ -1,7 +1,8 @@
 """Plotly charts rendered to deterministic inline SVG through kaleido 1.x.
 
 kaleido drives the system Chromium (Debian ``chromium``); nothing is ever downloaded.
-One kaleido sync server is started per process (≈2 s once, then ≈0.1-0.2 s per chart).
+One kaleido sync server is started per process; its first chart launches Chromium (≈2.5 s once, then
+≈0.2 s per chart). `warm_up_in_background` launches it while the pipeline's earlier stages run.
 Plotly writes a random uid into every SVG (clip paths, defs, legend ids); those ids are
 rewritten to ``<prefix>-<n>`` in order of appearance so that reports are byte-identical
 across runs and several SVGs can be inlined in one HTML page without id clashes.
@@ -21,6 +22,7 @@ FONT_FAMILY = "DejaVu Sans"
 _CHROMIUM = Path("/usr/bin/chromium")
 _server_lock = threading.Lock()
 _server_started = False
+_render_lock = threading.Lock()  # one chart at a time, the warm-up included
 
 # Palette: NHS blue / NHS dark grey (accessible contrast on white).
 BEFORE_COLOUR = "#005EB8"
@@ -72,14 +74,25 @@ def deterministic_ids(svg: str, prefix: str) -> str:
     return pattern.sub(repl, svg)
 
 
-def figure_to_svg(fig: go.Figure, prefix: str, width: int, height: int) -> str:
-    """Render ``fig`` to an SVG string with deterministic ids."""
+def _render_svg(fig: go.Figure, width: int, height: int) -> str | bytes:
     ensure_kaleido()
     import kaleido
 
-    svg = kaleido.calc_fig_sync(
-        fig.to_dict(), opts={"format": "svg", "width": width, "height": height, "scale": 1}
-    )
+    with _render_lock:
+        return kaleido.calc_fig_sync(
+            fig.to_dict(), opts={"format": "svg", "width": width, "height": height, "scale": 1}
+        )
+
+
+def warm_up_in_background() -> None:
+    """Launch Chromium for the charts on a background thread (one blank chart), so that the report's first
+    chart does not wait for it. The report's charts queue behind the warm-up; nothing it draws is kept."""
+    threading.Thread(target=_render_svg, args=(go.Figure(), 10, 10), name="kaleido-warm-up", daemon=True).start()
+
+
+def figure_to_svg(fig: go.Figure, prefix: str, width: int, height: int) -> str:
+    """Render ``fig`` to an SVG string with deterministic ids."""
+    svg = _render_svg(fig, width, height)
     if isinstance(svg, bytes):
         svg = svg.decode("utf-8")
     return deterministic_ids(svg, prefix)
