@@ -10,7 +10,7 @@ from assets.ingest import delivery_files, previous_raw_assets, raw_assets, run_p
 from assets.matching import matching_assets, matching_checks
 from assets.outcomes import hospital_use_matches_attrition, outcome_assets
 from assets.report import report_assets, report_checks
-from assets.validate import audit_assets, staged_assets, staged_checks
+from assets.validate import audit_assets, staged_assets
 from assets.resources import EvaluationSettings, default_warehouse
 from pipelines.schedules import quarterly_report_schedule
 from pipelines.sensors import new_delivery_sensor
@@ -20,7 +20,7 @@ defs = dg.Definitions(
     assets=[*delivery_assets, run_parameters, delivery_files, *raw_assets, *previous_raw_assets, *staged_assets,
             *audit_assets, *core_assets, *cohort_assets,
             *outcome_assets, *matching_assets, *economics_assets, *report_assets],
-    asset_checks=[*staged_checks, attrition_steps_never_increase, hospital_use_matches_attrition, *matching_checks,
+    asset_checks=[attrition_steps_never_increase, hospital_use_matches_attrition, *matching_checks,
                   *economics_checks, *report_checks],
     jobs=[quarterly_evaluation, observe_deliveries],
     schedules=[quarterly_report_schedule],
