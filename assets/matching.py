@@ -56,13 +56,16 @@ UNMATCHED_KEY = dg.AssetKey(["analysis", "unmatched_treated"])
     ],
 )
 def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
-    from speval.analysis.comparison import all_settings, settings_table
+    from speval.analysis.comparison import MATCHING_COLUMNS, MATCHING_ORDER, all_settings, settings_table
     from speval.analysis.comparison import matched_sets as build_sets
 
     grid = all_settings(_primary(settings))
     with warehouse.connect() as con:
-        covariates = con.sql("SELECT * FROM analysis.matching_covariates").pl()
-        sets, unmatched = build_sets(covariates, grid)
+        def cohort_rows(cohort: str):
+            return con.sql(f"SELECT {', '.join(MATCHING_COLUMNS)} FROM analysis.matching_covariates "
+                           f"WHERE cohort = $cohort ORDER BY {MATCHING_ORDER}", params={"cohort": cohort}).pl()
+
+        sets, unmatched = build_sets(cohort_rows, grid)
         replace_table(con, "analysis.matching_settings", settings_table(grid))
         replace_table(con, "analysis.matched_sets", sets)
         replace_table(con, "analysis.unmatched_treated", unmatched)
@@ -92,12 +95,17 @@ def balance(warehouse: Warehouse) -> dg.MaterializeResult:
     matched controls measured at the index date they take (cobalt's ATT convention), and variance ratios."""
     from speval.analysis.comparison import balance as balance_table
 
+    from speval.analysis.comparison import COVARIATES
+
     with warehouse.connect() as con:
-        covariates = con.sql("SELECT * FROM analysis.matching_covariates").pl()
+        def cohort_rows(cohort: str):  # in the table's own order, as the sums before matching always were
+            return con.sql(f"SELECT role, {', '.join(COVARIATES)} FROM analysis.matching_covariates "
+                           "WHERE cohort = $cohort", params={"cohort": cohort}).pl()
+
         matched = con.sql("SELECT * FROM analysis.matched_covariates").pl()
         names = [r[0] for r in con.execute("SELECT setting FROM analysis.matching_settings ORDER BY setting_order")
                  .fetchall()]
-        table = balance_table(covariates, matched, names)
+        table = balance_table(cohort_rows, matched, names)
         replace_table(con, "analysis.balance", table)
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height})
 

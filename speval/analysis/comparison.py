@@ -6,6 +6,8 @@ with the sensitivity grid, so the report can show how much the answer depends on
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
@@ -52,15 +54,21 @@ def settings_table(settings: list[tuple[str, MatchSettings]]) -> pl.DataFrame:
                "with_replacement": pl.Boolean, "is_primary": pl.Boolean})
 
 
-def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettings]]
+#: What matching reads of a cohort's rows of analysis.matching_covariates, and in which order (strata in date
+#: order, the treated first within a stratum, then by person): `matched_sets` relies on both.
+MATCHING_COLUMNS = ("stratum_start", "role", "person_id", "index_date", *COVARIATES)
+MATCHING_ORDER = "stratum_start, role DESC, person_id"
+
+
+def matched_sets(cohort_rows: Callable[[str], pl.DataFrame], settings: list[tuple[str, MatchSettings]]
                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Match each cohort's treated to candidates under every setting: the matched sets (set ids number the
     matched treated within a setting and cohort; every member is measured again at the set's index date,
-    `measured_on`) and the unmatched treated with reasons."""
+    `measured_on`) and the unmatched treated with reasons. `cohort_rows(cohort)` gives the cohort's rows
+    (MATCHING_COLUMNS, in MATCHING_ORDER): one cohort's candidates are in memory at a time."""
     sets, unmatched = [], []
     for cohort in COHORTS:
-        rows = covariates.filter(pl.col("cohort") == cohort).sort("stratum_start", "role", "person_id",
-                                                                  descending=[False, True, False])
+        rows = cohort_rows(cohort)
         treated = (rows["role"] == "treated").to_numpy()
         if not treated.any():
             continue
@@ -71,7 +79,7 @@ def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettin
                     "stratum_start": rows["stratum_start"], "reason": "no candidates in stratum",
                 }, schema=UNMATCHED_SCHEMA))
             continue
-        X = rows.select(COVARIATES).to_numpy().astype(float)
+        X = rows.select(COVARIATES).to_numpy().astype(float, copy=False)
         stratum = rows["stratum_start"].rank("dense").to_numpy().astype(np.int64)
         person = rows["person_id"].rank("dense").to_numpy().astype(np.int64)
         logit = propensity_logit(X, treated)
@@ -104,16 +112,17 @@ def matched_sets(covariates: pl.DataFrame, settings: list[tuple[str, MatchSettin
             pl.concat(unmatched) if unmatched else pl.DataFrame(schema=UNMATCHED_SCHEMA))
 
 
-def balance(covariates: pl.DataFrame, matched: pl.DataFrame, settings: list[str]) -> pl.DataFrame:
+def balance(cohort_rows: Callable[[str], pl.DataFrame], matched: pl.DataFrame, settings: list[str]) -> pl.DataFrame:
     """Standardised mean differences of every covariate, cobalt's ATT convention (`speval.analysis.matching.smd`):
     before matching, all treated against all candidate rows (`analysis.matching_covariates`); after, the matched
     treated against their controls with ATT weights, every member measured at the set's index date
     (`analysis.matched_covariates`), so "after" is the balance of the history the outcome comparison starts
     from. The denominator is the SD over all treated. Every setting, cohort and covariate has a row (blank
-    where there is nothing to compare)."""
+    where there is nothing to compare). `cohort_rows(cohort)` gives the cohort's rows of
+    analysis.matching_covariates (role and COVARIATES at least): one cohort at a time in memory."""
     out = []
     for cohort in COHORTS:
-        rows = covariates.filter(pl.col("cohort") == cohort)
+        rows = cohort_rows(cohort)
         treated = rows.filter(pl.col("role") == "treated")
         candidates = rows.filter(pl.col("role") == "candidate")
         for name in settings:
