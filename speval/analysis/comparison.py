@@ -80,6 +80,7 @@ def matched_sets(cohort_rows: Callable[[str], pl.DataFrame], settings: list[tupl
                 }, schema=UNMATCHED_SCHEMA))
             continue
         X = rows.select(COVARIATES).to_numpy().astype(float, copy=False)
+        rows = rows.drop(COVARIATES)  # X holds them now: the frame's copy would double the memory
         stratum = rows["stratum_start"].rank("dense").to_numpy().astype(np.int64)
         person = rows["person_id"].rank("dense").to_numpy().astype(np.int64)
         logit = propensity_logit(X, treated)
