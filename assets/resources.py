@@ -89,8 +89,9 @@ class EvaluationSettings(dg.ConfigurableResource):
         return staging_folder(self.spec.run_folder, run.root_run_id or run.run_id)
 
 
-#: The concurrency pool of every asset that uses the warehouse: DuckDB has one writer, so dagster.yaml lets one
-#: step of the pool run at a time across runs.
+#: The concurrency pool of every asset that uses the warehouse. Each partition has its own DuckDB file and a run
+#: executes its steps one at a time, so dagster.yaml's pool limit (2, one per core) bounds the warehouse steps
+#: of all runs together, whichever partitions they write.
 WAREHOUSE_POOL = "warehouse"
 
 

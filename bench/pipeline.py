@@ -179,17 +179,21 @@ def bench_scale(scale: float, quarter: str) -> list[tuple[str, float, float | No
 
 
 def save(results: dict[float, list[tuple[str, float, float | None]]]) -> None:
-    """bench/results/pipeline.csv: the scales just run replace their earlier rows; other scales are kept."""
+    """bench/results/pipeline.csv: the scales just run replace their earlier rows; other scales are kept (when
+    the file has the same columns)."""
+    fields = ["scale", "stage", "wall_s", "peak_memory_mib"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     kept = []
     if RESULTS.is_file():
         with RESULTS.open() as f:
-            kept = [row for row in csv.DictReader(f) if float(row["scale"]) not in results]
+            reader = csv.DictReader(f)
+            if reader.fieldnames == fields:
+                kept = [row for row in reader if float(row["scale"]) not in results]
     new = [{"scale": f"{scale:g}", "stage": stage, "wall_s": round(wall, 3),
             "peak_memory_mib": "" if rss is None else round(rss)}
            for scale, rows in results.items() for stage, wall, rss in rows]
     with RESULTS.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["scale", "stage", "wall_s", "peak_memory_mib"])
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(sorted(kept + new, key=lambda row: float(row["scale"])))  # stable: stages keep their order
 

@@ -26,6 +26,7 @@ defs = dg.Definitions(
     schedules=[quarterly_report_schedule],
     sensors=[new_delivery_sensor],
     resources={"settings": EvaluationSettings(), "warehouse": default_warehouse()},
-    # DuckDB has one writer: assets of a run execute one at a time (dagster.yaml also queues runs one at a time).
+    # DuckDB has one writer per file: a run's steps execute one at a time, in its own process; dagster.yaml
+    # runs two partitions side by side and queues a second run of the same partition behind the first.
     executor=dg.in_process_executor,
 )
