@@ -3,7 +3,9 @@ run manifest an auditor starts from.
 
 Every output is written to the run's staging folder (`<out>/<PROGRAMME>/.<QUARTER>.partial-<run id>`);
 the last asset writes the manifest there and then publishes the folder as `<out>/<PROGRAMME>/<QUARTER>/`
-in one rename, so a run that fails or is killed leaves no report (ADR 0013)."""
+in one rename, so a run that fails or is killed leaves no report (ADR 0013). The staged report must first pass
+the release check (`passes_the_release_check`, ADR 0022): a blocking check, so a report that fails it is never
+published."""
 from __future__ import annotations
 
 from importlib.resources import files
@@ -19,9 +21,10 @@ from speval.package_data import CHECKOUT, data_folder
 from speval.report.outputs import (CONTRACT_TABLES, MH_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version,
                                    export_tables, missing_outputs, publish_run_folder, read_contract_table,
                                    write_manifest)
+from speval.report.release import RULES, check_json, check_release
 from speval.ingest.files import sha256_of
 from speval.run.plan import deviations, load_plan
-from speval.run.spec import REPORT_HTML, REPORT_PDF, RunSpec, parameters_row
+from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST, RunSpec, parameters_row
 from speval.warehouse import one
 
 REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
@@ -33,6 +36,7 @@ TABLE_SOURCES = sorted({table for table, _, _ in [*REPORT_TABLES.values(), *MH_T
 REPORT_ONLY_SOURCES = sorted({t for query in REPORT_ONLY_TABLES.values() for t in referenced_tables(query)}
                              - set(TABLE_SOURCES))
 TABLES_CODE_VERSION = source_version("assets.report", "speval.report.outputs")
+MANIFEST_CODE_VERSION = source_version("assets.report", "speval.report.outputs", "speval.report.release")
 REPORT_CODE_VERSION = source_version(
     "assets.report", "speval.report.outputs", "speval.report.render", "speval.report.templating",
     "speval.report.disclosure", "speval.report.format", "speval.report.charts", "speval.report.flow",
@@ -184,6 +188,28 @@ def _run_identity(settings: EvaluationSettings) -> dict:
             "git_commit": code_version(CHECKOUT)["git_commit"] or "unknown"}
 
 
+#: How many findings the release check's metadata lists in words (the rest are counted by rule).
+FINDINGS_LISTED = 20
+
+
+@dg.asset_check(asset=evaluation_report, name="passes_the_release_check", blocking=True)
+def passes_the_release_check(context, settings: EvaluationSettings) -> dg.AssetCheckResult:
+    """The staged report passes the release check (speval/report/release.py, ADR 0022): every count of people it
+    prints is 0, * or rounded to 5 and every percentage of people is of 8 people or more, as printed (read back from
+    the HTML and from each page of the PDF); and no valid NHS number or UK postcode is in the report or the staged
+    tables. Blocks the manifest otherwise, so nothing of the run is published."""
+    result = check_release(settings.staging_folder(context.run))
+    listed = [f.line() for f in result.findings[:FINDINGS_LISTED]]
+    return dg.AssetCheckResult(passed=result.passed, description=result.summary(), metadata={
+        "marks_checked": result.marks_checked,
+        "pdf_marks_checked": result.pdf_marks_checked,
+        "files_checked": len(result.files_checked),
+        "findings": len(result.findings),
+        "findings_by_rule": dg.MetadataValue.json({RULES[k]: n for k, n in result.by_rule().items()}),
+        "first_findings": dg.MetadataValue.md("\n".join(f"- {line}" for line in listed) or "none"),
+    })
+
+
 @dg.asset(
     pool=WAREHOUSE_POOL,
         partitions_def=evaluation_partitions,
@@ -192,17 +218,23 @@ def _run_identity(settings: EvaluationSettings) -> dict:
           *(dg.AssetKey(["raw", f"previous_{n}"]) for n in ("persons", "apc", "ae", "op"))],
     group_name="report",
     kinds={"json"},
-    code_version=TABLES_CODE_VERSION,
+    code_version=MANIFEST_CODE_VERSION,
 )
 def run_manifest(context, settings: EvaluationSettings,
                  warehouse: Warehouse) -> dg.MaterializeResult:
     """run_manifest.json: every input file with its sha256, deliveries, parameters, the analysis plan's
-    sha256 and the run's deviations from it, code and package versions, and the sha256 of every output. Written last, into the staging folder, which is then
-    published as the run folder: the run's outputs appear all at once, and only when the run succeeded."""
+    sha256 and the run's deviations from it, code and package versions, and the sha256 of every output; who each
+    output is for (`sensitivity`) and what the release check found (`release_check`). Written last, into the
+    staging folder, which is then published as the run folder: the run's outputs appear all at once, and only when
+    the run succeeded and its outputs passed the release check (checked again here, with the manifest itself, so
+    that materialising this asset alone cannot publish a report that fails it)."""
     folder = settings.staging_folder(context.run)
     missing = missing_outputs(folder)
     if missing:  # e.g. only part of the job was materialized: publish nothing rather than part of a run
         raise RuntimeError(f"not published: this run did not write {', '.join(missing)} (run the whole job)")
+    release = check_release(folder)
+    if not release.passed:
+        raise RuntimeError(f"not published: {release.summary()}")
     with warehouse.connect() as con:
         meta = report_meta(con, settings.spec)
         compared = con.sql(
@@ -223,7 +255,11 @@ def run_manifest(context, settings: EvaluationSettings,
         compared_inputs=compared,
         not_read=meta["files_not_read"],
         reference_data=reference,
+        release_check=release.as_record(),
     )
+    in_manifest = check_json(folder / RUN_MANIFEST, RUN_MANIFEST)
+    if in_manifest:
+        raise RuntimeError(f"not published: {in_manifest[0].line()}")
     publish_run_folder(folder, settings.spec.run_folder)
     outputs = {o["file"]: o["sha256"] for o in manifest["outputs"]}
     published = settings.spec.run_folder
@@ -238,4 +274,4 @@ def run_manifest(context, settings: EvaluationSettings,
 
 
 report_assets = [analysis_tables, evaluation_report, run_manifest]
-report_checks = [warehouse_holds_this_run]
+report_checks = [warehouse_holds_this_run, passes_the_release_check]

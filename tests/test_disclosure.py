@@ -199,21 +199,25 @@ def test_publish_attrition_orders_steps_and_controls_exclusions():
     assert out["excluded"].to_list() == ["", "30", "10", "750", "10", "*"]
 
 
-def test_publish_reconciliation_and_quarantine():
+def test_file_rows_are_printed_exactly():
+    """Rows of a delivered file are not people (ADR 0003): Appendix A prints them exactly, so each file's
+    reconciliation can be checked; quarantined rows per reason add up to the file's quarantined rows."""
+    from speval.report.sections.appendices import file_rows, quarantined_by_reason
+
     rec = pl.DataFrame({"source": ["hes"], "file": ["hes/2013Q4/apc.csv"], "rows_read": [1003],
                         "rows_accepted": [990], "rows_quarantined": [6], "rows_duplicate": [7]})
-    assert dc.publish_reconciliation(rec).row(0) == (
-        "hes", "hes/2013Q4/apc.csv", "1005", "990", "*", "*")
+    assert file_rows(rec).row(0) == ("hes", "hes/2013Q4/apc.csv", "1003", "990", "6", "7")
     q = pl.DataFrame({
         "source": ["hes"] * 12,
         "file": ["hes/2013Q4/apc.csv"] * 12,
         "row_number": list(range(2, 14)),
         "reason": ["bad date"] * 9 + ["unknown person"] * 3,
     })
-    out = dc.publish_quarantine(q)
-    assert out.columns == dc.QUARANTINE_SUMMARY_COLUMNS  # no row numbers
-    assert out.rows() == [("hes", "hes/2013Q4/apc.csv", "bad date", "10"),
-                          ("hes", "hes/2013Q4/apc.csv", "unknown person", "*")]
+    out = quarantined_by_reason(q)
+    assert out.columns == ["source", "file", "reason", "rows"]  # no row numbers
+    assert out.rows() == [("hes", "hes/2013Q4/apc.csv", "bad date", "9"),
+                          ("hes", "hes/2013Q4/apc.csv", "unknown person", "3")]
+    assert file_rows(None).height == 0 and quarantined_by_reason(q.clear()).height == 0
 
 
 # ----------------------------------------------------------------------- HES data quality

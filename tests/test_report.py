@@ -614,7 +614,14 @@ def test_disclosive_values_never_published(rendered):
     # Chart geometry (path coordinates) is not text; keep only the SVG's visible text.
     svg_text = " ".join(re.findall(r"<text\b[^>]*>([^<]*)</text>", html))
     html = re.sub(r"<svg\b.*?</svg>", " ", html, flags=re.S)
-    for body in (text, html, svg_text):
+    # Appendix A prints the rows of each file exactly (rows of a file are not people: ADR 0003); everywhere else
+    # the planted counts are controlled.
+    def without_appendix_a(body: str) -> str:
+        return re.sub(r"Appendix A: Data and validation.*?Appendix B: HES data quality", " ", body, flags=re.S)
+
+    appendix_a = re.search(r'<section id="appendix-a".*?</section>', html, re.S).group(0)
+    html = re.sub(r' (?:id|data-denominator)="sdc-[^"]*"', "", html.replace(appendix_a, " "))  # marks' ids: not text
+    for body in (without_appendix_a(text), html, svg_text):
         for raw in ("3.14", "1.57", "4.27", "108", "451", "912", "5003", "4993",
                     *PLANTED_DQ, "4871"):
             # Nor with the thousands separators the report prints (5,003).
@@ -623,6 +630,7 @@ def test_disclosive_values_never_published(rendered):
     # Rounded counts appear instead.
     assert "110 patients" in text and "450 patients" in text
     assert "5,005" in text and "4,995" in text
+    assert "<td>5,003</td><td>4,993</td><td>4</td><td>6</td>" in appendix_a
     # The funded 12 month group (5 patients) is suppressed, not shown.
     assert "of whom fewer than 8 were referred to a funded provider" in " ".join(text.split())
 
@@ -743,7 +751,8 @@ def test_value_section_counts_are_disclosure_controlled(rendered):
     assert "helped referred patients to fewer than 8 (*) welfare benefit awards worth £8,178 a year" in sec
     html = rendered["first"]["html"].read_text(encoding="utf-8")
     welfare = re.search(r"<tr><th class=\"stub\"><strong>Welfare benefits claimed</strong>.*?</tr>", html, re.S).group(0)
-    assert '<td>*<span class="aside">awards</span></td>' in welfare
+    assert re.search(r'<td><span class="sdc" data-sdc="count" id="sdc-\d+">\*</span><span class="aside">awards</span></td>',
+                     welfare)  # a count of people (awards to referred patients): marked for the release check
     assert "Welfare benefits Benefit awards * A year of the award" in sec
     assert "about 20,215 volunteering hours" in sec and '<td>20,215<span class="aside">hours</span></td>' in html
     body = re.sub(r"<svg\b.*?</svg>", " ", html, flags=re.S)
@@ -971,9 +980,12 @@ def test_hes_data_quality_appendix(rendered):
         assert needle in section, needle
     for absent in ("YEAR_OF_BIRTH", "TRETSPEF", "4871", "4,871", "81.95", "97.36"):
         assert absent not in section, absent
-    # Appendix A publishes the same rounded rows read for the same file.
+    # Appendix A prints the same file's rows exactly: rows of a file are not people (ADR 0003), and a reader can
+    # check that they add up (read = accepted + quarantined + duplicates).
     appendix_a = flat[flat.index("Appendix A: Data and validation"):start]
-    assert "hes/2013Q4/op.csv hes 32,410 32,400 10 0" in appendix_a
+    assert "hes/2013Q4/op.csv hes 32,412 32,400 12 0" in appendix_a
+    assert "hes/2013Q4/persons.csv hes 5,003 4,993 4 6" in appendix_a
+    assert "Row counts are exact, not rounded" in appendix_a and "rounded to the nearest 5" not in appendix_a
     assert "Previous HES delivery 2013Q3" in flat
 
 

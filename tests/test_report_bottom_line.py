@@ -70,8 +70,10 @@ def value(status: str = "ok", roi: str = "1.05", lo: str = "-0.85", hi: str = "3
 
 
 def words(b: dict) -> str:
-    """The bottom line as text, from its own template (markup removed, whitespace collapsed)."""
+    """The bottom line as text, from its own template (markup removed, the invisible marks of counts and
+    percentages of people first, whitespace collapsed)."""
     out = html_environment().get_template("sections/bottom_line.html.j2").render(bottom_line=b)
+    out = re.sub(r'<span class="sdc"[^>]*>([^<]*)</span>', r"\1", out)
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", out)).split())
 
 

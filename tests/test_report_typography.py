@@ -73,7 +73,7 @@ def test_published_strings_stay_plain():
     assert dc.publish_count(32412) == "32410" and dc.publish_money(-573769.4) == "-573769"
     ctx = build_context(fixture_tables(), fixture_meta())
     op = next(r for r in ctx["appendix_a"]["reconciliation"] if r["file"].endswith("op.csv"))
-    assert op["rows_read"] == "32410"
+    assert op["rows_read"] == "32412"  # rows of a file are not people: exact (ADR 0003)
 
 
 def test_run_parameters_in_words():

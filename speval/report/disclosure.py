@@ -29,9 +29,12 @@ number, like a percentage, so it cannot give the exact count away. A count-like 
 need not be whole (volunteering hours) is rounded to a whole number and published as a count
 (``publish_quantity``).
 
-Data-quality record counts (rows read, duplicates, records revised, ...) are counts like
-any other; only the share of *records* with a missing value (``publish_record_pct``), which
-is not a statistic about people, is shown from the unrounded counts, to one decimal.
+Rows of a delivered file (Appendix A's reconciliation: rows read, accepted, quarantined, duplicates, and
+quarantined rows per reason) are not people and are printed exactly, outside this module
+(speval/report/sections/appendices.py; ADR 0003, "What is and is not a count of people"). The HES data-quality
+appendix's record counts (rows read, duplicates, records revised, ...) stay counts like any other; only the
+share of *records* with a missing value (``publish_record_pct``), which is not a statistic about people, is
+shown from the unrounded counts, to one decimal.
 
 Rounding of displayed decimals is half-up on the decimal value as written
 (``round_half_up(12.5) == 13``, ``format_decimal(1.125, 2) == "1.13"``), never Python's
@@ -88,8 +91,6 @@ __all__ = [
     "publish_money",
     "publish_pct",
     "publish_quantity",
-    "publish_quarantine",
-    "publish_reconciliation",
     "publish_record_pct",
     "publish_share",
     "publish_sroi",
@@ -334,50 +335,6 @@ def publish_attrition(df: pl.DataFrame) -> pl.DataFrame:
         out.append({"cohort": cohort, "step": str(r["step"]),
                     "n": publish_count(n), "excluded": excluded})
     return _frame(out, ATTRITION_COLUMNS)
-
-
-RECONCILIATION_COLUMNS = [
-    "source", "file", "rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate",
-]
-
-
-def publish_reconciliation(df: pl.DataFrame) -> pl.DataFrame:
-    """reconciliation (docs/contract/outputs.md): row counts published like any other count."""
-    out = []
-    for r in _rows(df, RECONCILIATION_COLUMNS):
-        out.append({
-            "source": str(r["source"]), "file": str(r["file"]),
-            **{c: publish_count(r[c]) for c in RECONCILIATION_COLUMNS[2:]},
-        })
-    return _frame(out, RECONCILIATION_COLUMNS)
-
-
-QUARANTINE_SUMMARY_COLUMNS = ["source", "file", "reason", "rows"]
-
-
-def publish_quarantine(df: pl.DataFrame) -> pl.DataFrame:
-    """quarantine (docs/contract/outputs.md) -> rows per (source, file, reason), disclosure-controlled.
-
-    Row numbers are never published: only the number of rows per reason.
-    """
-    if df is None or df.height == 0:
-        return _frame([], QUARANTINE_SUMMARY_COLUMNS)
-    grouped = (
-        df.select(
-            pl.col("source").cast(pl.String),
-            pl.col("file").cast(pl.String),
-            pl.col("reason").cast(pl.String),
-        )
-        .group_by("source", "file", "reason")
-        .agg(pl.len().alias("rows"))
-        .sort("source", "file", "reason")
-    )
-    out = [
-        {"source": r["source"], "file": r["file"], "reason": r["reason"],
-         "rows": publish_count(r["rows"])}
-        for r in grouped.to_dicts()
-    ]
-    return _frame(out, QUARANTINE_SUMMARY_COLUMNS)
 
 
 MATCHED_EFFECTS_COLUMNS = [

@@ -265,6 +265,15 @@ def export_tables(con, run_dir: Path) -> dict[str, Path]:
 
 
 RUN_OUTPUTS = (REPORT_PDF, REPORT_HTML, RUN_MANIFEST, "tables", "quality")
+#: Who each output of a run is for (run_manifest.json ``sensitivity``): only the report is published, and only
+#: once it has passed the release check (speval/report/release.py, ADR 0022).
+SENSITIVITY = {
+    REPORT_HTML: "publishable: disclosure-controlled, passed the release check",
+    REPORT_PDF: "publishable: disclosure-controlled, passed the release check",
+    "tables/": "restricted: unsuppressed and unrounded analysis tables, for the evaluation team",
+    "quality/": "restricted: exact data-quality counts of the HES delivery, for the evaluation team and the supplier",
+    RUN_MANIFEST: "internal: provenance for auditors (files, checksums, parameters, versions), no figures about people",
+}
 STAGING_MARK = ".partial-"
 
 
@@ -369,14 +378,15 @@ def package_versions() -> dict[str, str]:
 def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: list[dict], code: dict,
                    outputs: list[Path], compared_inputs: list[dict] = (), not_read: list[dict] = (),
                    analysis_plan: dict | None = None, deviations_from_plan: list[dict] = (),
-                   reference_data: list[dict] = ()) -> dict:
+                   reference_data: list[dict] = (), release_check: dict | None = None) -> dict:
     """Every input with its sha256, the deliveries used, parameters, code and package versions, and the
     sha256 of every output (paths relative to the run folder). `compared_inputs`: files read only to show
     what the delivery in use revised (the previous HES delivery), not used by the analysis. `not_read`:
     files and folders found where deliveries are kept but not read, with the reason. `analysis_plan`: the
     plan's file, sha256 and version; `deviations_from_plan`: each run parameter that differs from it
     (speval/run/plan.py). `reference_data`: the economic reference files (data/reference/) with their sha256
-    and rows by status."""
+    and rows by status. `release_check`: what the release check of the outputs found (ReleaseCheck.as_record);
+    `sensitivity` says who each output is for (SENSITIVITY)."""
     manifest = {
         "manifest_version": 1,
         "parameters": parameters,
@@ -392,6 +402,8 @@ def write_manifest(path: Path, *, parameters: dict, deliveries: dict, inputs: li
         "outputs": [
             {"file": p.relative_to(path.parent).as_posix(), "sha256": sha256_of(p)} for p in sorted(outputs)
         ],
+        "sensitivity": dict(SENSITIVITY),
+        "release_check": release_check,
     }
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return manifest

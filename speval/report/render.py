@@ -31,7 +31,7 @@ from speval.report.sections.mh_pathway import mh_pathway
 from speval.report.sections.summary import key_figures
 from speval.report.sections.value import value_for_money
 from speval.report.sections.wellbeing import wellbeing
-from speval.report.templating import CSS_NAME, MH_CSS_NAME, TEMPLATE_DIR, TEMPLATE_NAME, html_environment
+from speval.report.templating import CSS_NAME, MH_CSS_NAME, TEMPLATE_DIR, TEMPLATE_NAME, html_environment, spaced_marks
 from speval.run.spec import REPORT_HTML, REPORT_PDF
 
 __all__ = ["build_context", "render_html", "render_report", "write_pdf"]
@@ -158,7 +158,7 @@ def render_html(context: Mapping[str, Any]) -> str:
     css = (TEMPLATE_DIR / CSS_NAME).read_text(encoding="utf-8")
     if context.get("mh"):  # only an MH report has the pathway section: other reports' HTML stays as it was
         css += (TEMPLATE_DIR / MH_CSS_NAME).read_text(encoding="utf-8")
-    return html_environment().get_template(TEMPLATE_NAME).render(**context, css=Markup(css))
+    return spaced_marks(html_environment().get_template(TEMPLATE_NAME).render(**context, css=Markup(css)))
 
 
 def write_pdf(html: str, pdf_path: Path) -> None:

@@ -1,6 +1,9 @@
 """Appendices: data and validation, HES data quality, and provenance.
 
-They let a reader check what went in: every count is disclosure-controlled like the results.
+They let a reader check what went in. Appendix A's rows of each file (read, accepted, quarantined, duplicates,
+and quarantined rows per reason) are printed exactly: rows of a delivered file are not people, and a reader must
+be able to check that rows read = accepted + quarantined + duplicates (ADR 0003, "What is and is not a count of
+people"). The HES data-quality appendix's counts are disclosure-controlled like the results.
 """
 
 from __future__ import annotations
@@ -59,20 +62,47 @@ def _workbook_labels(*files: pl.Series) -> dict[str, str]:
     return labels
 
 
+#: Appendix A's rows of a file (reconciliation.csv), printed exactly.
+FILE_ROWS = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
+
+
+def _as_text(*columns: str) -> list[pl.Expr]:
+    """Whole numbers as the plain strings the template prints (it adds the separators); a missing one blank."""
+    return [pl.col(c).cast(pl.Int64).cast(pl.String).fill_null("") for c in columns]
+
+
+def file_rows(rec: pl.DataFrame | None) -> pl.DataFrame:
+    """reconciliation (docs/contract/outputs.md) -> source, file and its rows read, accepted, quarantined and
+    duplicated, exactly: rows of a file are not people (ADR 0003), and exact figures let a reader check that
+    each file reconciles."""
+    if rec is None or rec.height == 0:
+        return pl.DataFrame(schema={c: pl.String for c in ["source", "file", *FILE_ROWS]})
+    return rec.select(pl.col("source", "file").cast(pl.String), *_as_text(*FILE_ROWS))
+
+
+def quarantined_by_reason(q: pl.DataFrame | None) -> pl.DataFrame:
+    """quarantine (docs/contract/outputs.md) -> rows per (source, file, reason), exactly (they add up to the
+    file's quarantined rows). Row numbers are never published: only the number of rows per reason."""
+    columns = ["source", "file", "reason"]
+    if q is None or q.height == 0:
+        return pl.DataFrame(schema={c: pl.String for c in [*columns, "rows"]})
+    return (q.select(pl.col(columns).cast(pl.String)).group_by(columns).agg(pl.len().alias("rows"))
+            .sort(columns).with_columns(_as_text("rows")))
+
+
 def data_and_validation(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
-    """Rows read, accepted, quarantined and duplicated per file, and quarantined rows by reason. A quarter's
-    provider workbooks are summed per sheet, and named by the workbooks read (:func:`_workbook_labels`)."""
+    """Rows read, accepted, quarantined and duplicated per file, and quarantined rows by reason, exactly. A
+    quarter's provider workbooks are summed per sheet, and named by the workbooks read (:func:`_workbook_labels`)."""
     rec = table(tables, "reconciliation")
     q = table(tables, "quarantine")
     labels = _workbook_labels(*(t["file"] for t in (rec, q) if t is not None and t.height))
     if rec is not None and rec.height:
-        counts = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
         rec = (rec.with_columns(_provider_sheets_grouped(pl.col("file")).alias("file"))
-               .group_by("source", "file", maintain_order=True).agg(pl.col(c).sum() for c in counts))
+               .group_by("source", "file", maintain_order=True).agg(pl.col(c).sum() for c in FILE_ROWS))
     if q is not None and q.height:
         q = q.with_columns(_provider_sheets_grouped(pl.col("file")).alias("file"))
-    rec_rows = dc.publish_reconciliation(rec).to_dicts() if rec is not None else []
-    q_rows = dc.publish_quarantine(q).to_dicts() if q is not None else []
+    rec_rows = file_rows(rec).to_dicts()
+    q_rows = quarantined_by_reason(q).to_dicts()
     for r in (*rec_rows, *q_rows):
         r["file"] = labels.get(r["file"], r["file"])
     return {"reconciliation": rec_rows, "quarantine": q_rows}

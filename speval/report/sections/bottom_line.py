@@ -152,9 +152,10 @@ def wellbeing(summary: Mapping[str, Any], value: Mapping[str, Any] | None, mh: M
         if p["kind"] == "reviews_suppressed":
             return {"kind": "withheld"}
         if p["kind"] == "progress_range":
-            return {"kind": "range", "low": p["low"]["pct"], "high": p["high"]["pct"]}
+            return {"kind": "range", "low": p["low"]["pct"], "high": p["high"]["pct"],
+                    "low_measure": p["low"].get("measure", ""), "high_measure": p["high"].get("measure", "")}
         if p["kind"] == "progress_same":
-            return {"kind": "same", "pct": p["pct"]}
+            return {"kind": "same", "pct": p["pct"], "measure": p.get("measure", "")}
     return None
 
 

@@ -119,7 +119,8 @@ def wellbeing_at_followup(tables: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
     rows = []
     for r in outcome_rows(tables):
         c = changes.get(r["measure"], {})
-        rows.append({"label": r["label"], "followup_n": r["followup_n"], "progress_pct": r["progress_pct"],
+        rows.append({"label": r["label"], "measure": r["measure"], "followup_n": r["followup_n"],
+                     "progress_pct": r["progress_pct"],
                      "progress_low_pct": r["progress_low_pct"], "change": c.get("change", ""),
                      "ci": c.get("ci", ""), "rise": is_number(c.get("low", "")) and float(c["low"]) > 0})
     progress = progress_across_measures(tables)

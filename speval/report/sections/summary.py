@@ -112,16 +112,16 @@ def wellbeing_points(rows: list[Mapping[str, str]]) -> list[dict[str, Any]]:
         points.append({"kind": "reviewed", "low": nums[0], "high": nums[-1]})
     elif all(x == dc.SUPPRESSED for x in fns):
         points.append({"kind": "reviews_suppressed"})
-    prog = [(float(r["progress_pct"]), r["progress_pct"], r["label"])
+    prog = [(float(r["progress_pct"]), r["progress_pct"], r["label"], r["measure"])
             for r in rows if is_number(r["progress_pct"])]
-    if prog:
+    if prog:  # each share names its outcome area (``measure``), whose people with a review are its denominator
         lo = min(prog, key=lambda t: t[0])
         hi = max(prog, key=lambda t: t[0])
         if lo is hi or lo[0] == hi[0]:
-            points.append({"kind": "progress_same", "pct": hi[1]})
+            points.append({"kind": "progress_same", "pct": hi[1], "measure": hi[3]})
         else:
-            points.append({"kind": "progress_range", "low": {"pct": lo[1], "label": lo[2]},
-                           "high": {"pct": hi[1], "label": hi[2]}})
+            points.append({"kind": "progress_range", "low": {"pct": lo[1], "label": lo[2], "measure": lo[3]},
+                           "high": {"pct": hi[1], "label": hi[2], "measure": hi[3]}})
     return points
 
 
