@@ -116,6 +116,28 @@ def test_the_pristine_data_set_is_fully_accepted(pristine):
     assert counts["apc"]["accepted"] == 6 and counts["assessments"]["accepted"] == 12
 
 
+def test_expectations_read_every_row_up_to_the_limit_then_the_same_sample(pristine, monkeypatch):
+    """Great Expectations reads a file type's staged rows up to EXPECTATIONS_SAMPLE_ROWS, beyond that a fixed
+    sample of that many (ADR 0004); the rules in SQL have judged every row."""
+    import assets.validate as checks
+
+    _, con = validate_all(pristine)
+    apc = next(s for s in ALL_SPECS if s.name == "apc")
+
+    def checked() -> tuple[bool, int, int]:
+        result = checks._meets_expectations(con, apc)
+        meta = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
+        return result.passed, meta["rows_checked"], meta["rows_accepted"]
+
+    assert checked() == (True, 6, 6)
+    monkeypatch.setattr(checks, "EXPECTATIONS_SAMPLE_ROWS", 4)
+    assert checked() == (True, 4, 6)
+    # A row breaking a rule, planted in the staged table: found when it is among the rows read.
+    con.execute("UPDATE staged.apc SET ADMIMETH = 'x' WHERE row_number = (SELECT row_number FROM staged.apc "
+                "ORDER BY hash(file, row_number), file, row_number LIMIT 1)")
+    assert checked()[0] is False
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=corruptions())
 def test_corrupted_files_reconcile_or_are_refused(pristine, tmp_path_factory, edits):

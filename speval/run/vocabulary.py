@@ -135,6 +135,7 @@ MH_PATHWAY_STEPS = (
 
 SMD_THRESHOLD = 0.1  # |SMD| below this is conventionally "balanced" (Austin 2009; cobalt's m.threshold)
 QUARANTINE_WARNING_SHARE = 0.05  # share of a file's rows quarantined above which the supplier is asked why
+EXPECTATIONS_SAMPLE_ROWS = 100_000  # staged rows the Great Expectations suites read at most (ADR 0004): the SQL rules see every row
 
 
 def by_code(terms: tuple[Term, ...]) -> dict[str, Term]:
