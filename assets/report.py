@@ -18,9 +18,9 @@ from assets.resources import EvaluationSettings, WAREHOUSE_POOL, Warehouse
 from assets.sql_table import referenced_tables
 from assets.versions import code_version as source_version
 from speval.package_data import CHECKOUT, data_folder
-from speval.report.outputs import (CONTRACT_TABLES, MH_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES, code_version,
-                                   export_tables, missing_outputs, publish_run_folder, read_contract_table,
-                                   write_manifest)
+from speval.report.outputs import (CONTRACT_TABLES, EXTRA_TABLES, MH_TABLES, QUALITY_TABLES, REPORT_ONLY_TABLES,
+                                   code_version, export_tables, missing_outputs, publish_run_folder,
+                                   read_contract_table, write_manifest)
 from speval.report.release import RULES, check_json, check_release
 from speval.ingest.files import sha256_of
 from speval.run.plan import deviations, load_plan
@@ -31,6 +31,9 @@ REPORT_TABLES = {**CONTRACT_TABLES, **QUALITY_TABLES}
 # The primary matching setting is picked out of analysis.matching_settings (typed columns).
 TABLE_SOURCES = sorted({table for table, _, _ in [*REPORT_TABLES.values(), *MH_TABLES.values()]}
                        | {"analysis.matching_settings"})
+# What the tables beyond the contract read besides (EXTRA_TABLES: every matching setting's estimates, balance and
+# unmatched counts, the value-for-money inputs, the paired well-being change), so they are written after all of it.
+EXTRA_SOURCES = sorted({t for query in EXTRA_TABLES.values() for t in referenced_tables(query)} - set(TABLE_SOURCES))
 # What the report reads beyond them (REPORT_ONLY_TABLES: every matching setting, and the economics inputs and
 # reference rows of the value-for-money section), so the report is built after all of it.
 REPORT_ONLY_SOURCES = sorted({t for query in REPORT_ONLY_TABLES.values() for t in referenced_tables(query)}
@@ -49,14 +52,16 @@ REPORT_CODE_VERSION = source_version(
     pool=WAREHOUSE_POOL,
         partitions_def=evaluation_partitions,
     key=dg.AssetKey(["report", "analysis_tables"]),
-    deps=[dg.AssetKey(t.split(".")) for t in TABLE_SOURCES],
+    deps=[dg.AssetKey(t.split(".")) for t in [*TABLE_SOURCES, *EXTRA_SOURCES]],
     group_name="report",
     kinds={"csv"},
     code_version=TABLES_CODE_VERSION,
 )
 def analysis_tables(context, settings: EvaluationSettings,
                     warehouse: Warehouse) -> dg.MaterializeResult:
-    """The analysis tables of docs/contract/outputs.md, unsuppressed and unrounded (restricted), in `<run>/tables/`;
+    """The analysis tables of docs/contract/outputs.md, unsuppressed and unrounded (restricted), in `<run>/tables/`:
+    the contract's, and those beyond it that every other figure of the report is traced to (the matched comparison
+    under every setting, its balance and unmatched counts; effect estimates; value inputs; paired well-being change);
     the HES data-quality summary in `<run>/quality/`."""
     staging = settings.staging_folder(context.run)
     with warehouse.connect() as con:

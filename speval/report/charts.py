@@ -145,9 +145,11 @@ def before_after_bar(
 LOVE_BEFORE_COLOUR = "#768692"
 LOVE_AFTER_COLOUR = "#005EB8"
 LOVE_THRESHOLD_COLOUR = "#DA291C"  # NHS red, for the 0.1 reference line
+#: Room left of 0 on the love plot's axis, as a share of its upper end.
+LOVE_ZERO_ROOM = 0.04
 
 
-def love_plot(
+def love_plot_figure(
     labels: list[str],
     panels: list[tuple[str, list[float | None], list[float | None]]],
     *,
@@ -155,15 +157,11 @@ def love_plot(
     prefix: str = "love",
     width: int = 680,
     row_height: int = 21,
-) -> str:
-    """Love plot of covariate balance as SVG: absolute standardised mean differences before
-    (hollow circles) and after matching (filled diamonds), one panel per cohort sharing the
-    covariate axis, with a dashed line at ``threshold``.
+) -> go.Figure:
+    """The love plot's figure (see :func:`love_plot`), not yet drawn.
 
-    ``labels`` are the covariates (top to bottom); each panel is ``(title, before, after)``
-    with one value per label (``None``: not shown). Values must already be the published
-    (disclosure-controlled) figures.
-    """
+    The x axis runs from a little below 0 to a little beyond the largest |SMD| (and twice the threshold): a marker
+    at 0, a characteristic perfectly balanced, is drawn whole rather than cut in half by the edge of the plot."""
     from plotly.subplots import make_subplots
 
     if not panels:
@@ -174,6 +172,7 @@ def love_plot(
     values = [abs(v) for _, b, a in panels for v in (*b, *a) if v is not None]
     top = max([*values, threshold * 2])
     upper = math.ceil(top * 1.08 / 0.05) * 0.05  # a little room, on a 0.05 grid
+    lower = -upper * LOVE_ZERO_ROOM  # room for a marker at 0 (half a marker is about 1.5% of a panel)
     for j, (_, before, after) in enumerate(panels, start=1):
         for name, vals, colour, symbol in (
             ("Before matching", before, LOVE_BEFORE_COLOUR, "circle-open"),
@@ -191,8 +190,9 @@ def love_plot(
                       xref=f"x{'' if j == 1 else j}", yref=f"y{'' if j == 1 else j} domain",
                       layer="below", opacity=1,
                       line={"color": LOVE_THRESHOLD_COLOUR, "width": 1.3, "dash": "dash"})
-        fig.update_xaxes(range=[0, upper], showgrid=True, gridcolor="#E8EDEE", zeroline=False,
-                         tickformat=".1f", row=1, col=j)
+        # Ticks from 0 on (no negative tick in the room left of 0); a light line at 0, perfect balance.
+        fig.update_xaxes(range=[lower, upper], showgrid=True, gridcolor="#E8EDEE", zeroline=True,
+                         zerolinecolor="#AEB7BD", zerolinewidth=1, tick0=0, tickformat=".1f", row=1, col=j)
     fig.update_yaxes(autorange="reversed", showgrid=True, gridcolor="#F0F4F5", ticks="",
                      ticksuffix="  ",
                      categoryorder="array", categoryarray=labels)
@@ -212,7 +212,28 @@ def love_plot(
     fig.add_annotation(text="Absolute standardised mean difference", xref="paper", yref="paper",
                        x=0.5, y=0, yshift=-30, showarrow=False, xanchor="center", yanchor="top",
                        font={"size": 11})
-    return figure_to_svg(fig, prefix, width, height)
+    return fig
+
+
+def love_plot(
+    labels: list[str],
+    panels: list[tuple[str, list[float | None], list[float | None]]],
+    *,
+    threshold: float = 0.1,
+    prefix: str = "love",
+    width: int = 680,
+    row_height: int = 21,
+) -> str:
+    """Love plot of covariate balance as SVG: absolute standardised mean differences before
+    (hollow circles) and after matching (filled diamonds), one panel per cohort sharing the
+    covariate axis, with a dashed line at ``threshold``.
+
+    ``labels`` are the covariates (top to bottom); each panel is ``(title, before, after)``
+    with one value per label (``None``: not shown). Values must already be the published
+    (disclosure-controlled) figures.
+    """
+    fig = love_plot_figure(labels, panels, threshold=threshold, prefix=prefix, width=width, row_height=row_height)
+    return figure_to_svg(fig, prefix, width, fig.layout.height)
 
 
 # Return on investment: matched = filled NHS blue diamond with its 95% interval, naive = hollow grey circle.

@@ -41,14 +41,16 @@ HEAD = "#003087"
 # text width of an A4 page (176 mm ≈ 499 pt), so 1 unit ≈ 1 pt.
 WIDTH = 500.0
 COLUMN_GAP = 12.0
-MAIN_SHARE = 0.55          # of a column's width, for the main box
+MAIN_SHARE = 0.58          # of a column's width, at most, for the main box
 ARROW = 10.0               # horizontal gap between the main chain and a side box
-PAD_X, PAD_Y = 4.0, 4.0
+# Space between a box's border and its text, left and right (PAD_X) and above and below (PAD_Y): every box is
+# sized from its text (the widest line, the number of lines) with this margin.
+PAD_X, PAD_Y = 7.0, 5.5
 MAIN_SIZE, MAIN_LEAD = 7.6, 9.6
 SIDE_SIZE, SIDE_LEAD = 7.0, 8.8
 HEAD_SIZE = 9.0
 MIN_GAP = 18.0             # vertical gap between main boxes with no side box
-SIDE_MARGIN = 5.0          # space above and below a side box within its gap
+SIDE_MARGIN = 6.0          # space between two side boxes, one above the other
 HEAD_GAP = 8.0
 HEAD_ROOM = 14.0
 EDGE = 1.0                 # keeps outer strokes inside the view box
@@ -145,6 +147,11 @@ def _side_lines(step: FlowStep, inner: float) -> list[tuple[str, bool]]:
     return lines
 
 
+def _widest(blocks: list[list[tuple[str, bool]]], size: float) -> float:
+    """The width of the widest line of ``blocks`` (each a box's lines) set at ``size``; 0 for none."""
+    return max((text_width(text, size, bold) for lines in blocks for text, bold in lines), default=0.0)
+
+
 def _text_block(out: list[str], lines: list[tuple[str, bool]], x: float, top: float,
                 size: float, lead: float, anchor: str, fill: str = "") -> None:
     # Baseline of the first line: the block is `len(lines) * lead` tall, and a line's
@@ -184,32 +191,47 @@ def cohort_flow_svg(cohorts: list[FlowCohort], *, title: str = "Cohort flow") ->
         col_w = (WIDTH - 2 * EDGE) * 0.75
     else:
         col_w = (WIDTH - 2 * EDGE - COLUMN_GAP * (k - 1)) / k
-    main_w = col_w * MAIN_SHARE
-    side_w = col_w - main_w - ARROW
-    main_inner, side_inner = main_w - 2 * PAD_X, side_w - 2 * PAD_X
 
     n_rows = max(len(c.steps) for c in cohorts)
+    # Main boxes: the text wrapped to fit the widest box allowed, and every main box as wide as the widest line of
+    # them all plus the margin (one width, so the chains line up). Side boxes: the text wrapped to the room left
+    # beside the main box, and every side box as wide as the widest of their lines plus the margin.
+    main_inner = col_w * MAIN_SHARE - 2 * PAD_X
     main_lines = [[(_main_lines(c.steps[i], c.final_label if i == len(c.steps) - 1 else "",
                                 main_inner) if i < len(c.steps) else None)
                    for i in range(n_rows)] for c in cohorts]
+    main_w = min(_widest([ml for col in main_lines for ml in col if ml is not None], MAIN_SIZE) + 2 * PAD_X,
+                 col_w * MAIN_SHARE)
+    side_inner = col_w - main_w - ARROW - 2 * PAD_X
     side_lines = [[(_side_lines(c.steps[i], side_inner) if 0 < i < len(c.steps) else None)
                    for i in range(n_rows)] for c in cohorts]
+    side_w = min(_widest([sl for col in side_lines for sl in col if sl is not None], SIDE_SIZE) + 2 * PAD_X,
+                 col_w - main_w - ARROW)
 
     row_h = [max(len(ml[i]) * MAIN_LEAD + 2 * PAD_Y for ml in main_lines if ml[i] is not None)
              for i in range(n_rows)]
     side_h = [max([len(sl[i]) * SIDE_LEAD + 2 * PAD_Y for sl in side_lines if sl[i] is not None],
                   default=0.0) for i in range(n_rows)]
-    gaps = [0.0] + [max(MIN_GAP, side_h[i] + 2 * SIDE_MARGIN) for i in range(1, n_rows)]
-
-    tops, y = [], EDGE + HEAD_ROOM + HEAD_GAP
+    # Each side box is centred on the connector between two main boxes, to the right of the chain: it may reach up
+    # and down beside the main boxes (never over them), so the gap between two main boxes is only as tall as it
+    # must be for the side box not to come within SIDE_MARGIN of the side box above it, nor above the first main box.
+    tops, gaps, y = [], [0.0] * n_rows, EDGE + HEAD_ROOM + HEAD_GAP
+    side_bottom = None
     for i in range(n_rows):
+        if i:
+            gap = MIN_GAP
+            if side_h[i]:
+                ceiling = tops[0] if side_bottom is None else side_bottom + SIDE_MARGIN
+                gap = max(gap, 2 * (ceiling + side_h[i] / 2 - y))
+                side_bottom = y + gap / 2 + side_h[i] / 2
+            gaps[i] = gap
         y += gaps[i]
         tops.append(y)
         y += row_h[i]
-    height = y + EDGE
+    height = max(y, side_bottom or 0.0) + EDGE
 
     if k == 1:
-        col_x = [(WIDTH - col_w) / 2]
+        col_x = [(WIDTH - (main_w + ARROW + side_w)) / 2]
     else:
         col_x = [EDGE + j * (col_w + COLUMN_GAP) for j in range(k)]
 

@@ -20,9 +20,10 @@ import polars as pl
 from speval.ingest.files import sha256_of
 from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST
 from speval.economics.reference import ADJUSTMENTS, WAGES
+from speval.analysis.comparison import COVARIATES
 from speval.report.sections.common import change_interval
-from speval.run.vocabulary import (COHORTS, COST_BASES, COST_ITEMS, MEASURE_CODES, SROI_COMPONENTS, VALUE_SCENARIOS,
-                                   WELLBEING_MEASURES)
+from speval.run.vocabulary import (COHORTS, COST_BASES, COST_ITEMS, MEASURE_CODES, SROI_COMPONENTS, UNMATCHED_REASONS,
+                                   VALUE_SCENARIOS, WELLBEING_MEASURES)
 
 COHORT_ORDER = f"list_position({[c.code for c in COHORTS]}, cohort)"
 MEASURE_ORDER = f"list_position({list(MEASURE_CODES)}, measure)"
@@ -30,6 +31,12 @@ BASIS_ORDER = f"list_position({[b.code for b in COST_BASES]}, basis)"
 ITEM_ORDER = f"list_position({[i.code for i in COST_ITEMS]}, item)"
 SCENARIO_ORDER = f"list_position({[s.code for s in VALUE_SCENARIOS]}, scenario)"
 COMPONENT_ORDER = f"list_position({[c.code for c in SROI_COMPONENTS]}, component)"
+#: Matching settings in analysis.matching_settings' order (the primary one first), a setting it does not describe
+#: last; covariates in the matching's order (speval.analysis.comparison.COVARIATES, the report's order too);
+#: reasons for being left unmatched in the vocabulary's order.
+SETTING_ORDER = "setting_order NULLS LAST, setting"
+COVARIATE_ORDER = f"list_position({list(COVARIATES)}, covariate) NULLS LAST, covariate"
+REASON_ORDER = f"list_position({[r.code for r in UNMATCHED_REASONS]}, reason) NULLS LAST, reason"
 
 # Contract table → (warehouse table, columns in contract order, row order). Matching tables hold every
 # setting of the sensitivity analysis; the contract's tables are the primary setting's rows.
@@ -111,6 +118,46 @@ WELLBEING_PAIRED_CHANGE = """
           AND (g."group" = 'all' OR p.baseline_score <= 2)
     GROUP BY m.measure, m.measure_order, g."group", g.group_order
     ORDER BY m.measure_order, g.group_order"""
+# The matched comparison under every matching setting (the primary one and the sensitivity grid), one query per
+# table: the report's frames of every setting (REPORT_ONLY_TABLES) are read from the same queries as the CSVs.
+# sensitivity: one row per setting × cohort × measure, every column of analysis.matched_effects (the estimates
+# and intervals of the report's matched comparison and sensitivity tables) with the setting's method as typed
+# columns (analysis.matching_settings) and the largest |SMD| after matching of its setting and cohort (the
+# sensitivity table's "Max |SMD|", the largest |smd_after| of balance_all_settings.csv).
+SETTING_METHOD_COLUMNS = ("setting_order", "caliper", "ratio", "with_replacement", "is_primary")
+SENSITIVITY_COLUMNS = ("setting", *SETTING_METHOD_COLUMNS, "cohort", "measure", "n_treated", "n_controls",
+                       "treated_before", "treated_after", "control_before", "control_after",
+                       "did", "did_ci_low", "did_ci_high",
+                       "did_adjusted", "did_adjusted_ci_low", "did_adjusted_ci_high",
+                       "rate_ratio", "rr_ci_low", "rr_ci_high", "rate_ratio_adjusted", "rr_adjusted_ci_low",
+                       "rr_adjusted_ci_high", "e_value", "e_value_ci", "max_abs_smd_after")
+MATCHED_EFFECTS_ALL_SETTINGS = f"""
+    SELECT e.*, {", ".join(f"s.{c}" for c in SETTING_METHOD_COLUMNS)}, b.max_abs_smd_after
+    FROM analysis.matched_effects e
+    LEFT JOIN analysis.matching_settings s ON s.setting = e.setting
+    LEFT JOIN (SELECT setting, cohort, max(abs(smd_after)) AS max_abs_smd_after
+               FROM analysis.balance GROUP BY setting, cohort) b ON b.setting = e.setting AND b.cohort = e.cohort"""
+SENSITIVITY_ORDER = f"{SETTING_ORDER}, {COHORT_ORDER} NULLS LAST, cohort, {MEASURE_ORDER} NULLS LAST, measure"
+# balance_all_settings: one row per setting × cohort × covariate, the columns of analysis.balance (the report's
+# balance table, love plot and sensitivity table read them).
+BALANCE_ALL_SETTINGS_COLUMNS = ("setting", "cohort", "covariate", "smd_before", "smd_after", "variance_ratio_after")
+BALANCE_ALL_SETTINGS = f"""
+    SELECT {", ".join(f"b.{c}" for c in BALANCE_ALL_SETTINGS_COLUMNS)}
+    FROM analysis.balance b LEFT JOIN analysis.matching_settings s ON s.setting = b.setting
+    ORDER BY s.setting_order NULLS LAST, b.setting, {COHORT_ORDER} NULLS LAST, b.cohort, {COVARIATE_ORDER}"""
+# unmatched: how many treated people each setting left unmatched per cohort and reason, every setting × cohort ×
+# reason of the vocabulary (n 0 when nobody), a reason outside it after them. Counts only: no person's id leaves
+# the warehouse (analysis.unmatched_treated has one row per person).
+UNMATCHED_COLUMNS = ("setting", "cohort", "reason", "n")
+UNMATCHED = f"""
+    SELECT setting, cohort, reason, coalesce(counted.n, 0) AS n, setting_order
+    FROM (SELECT s.setting, c.cohort, r.reason FROM analysis.matching_settings s
+          CROSS JOIN (VALUES {", ".join(f"('{c.code}')" for c in COHORTS)}) AS c(cohort)
+          CROSS JOIN (VALUES {", ".join(f"('{r.code}')" for r in UNMATCHED_REASONS)}) AS r(reason)) every_cell
+    FULL JOIN (SELECT setting, cohort, reason, count(*) AS n FROM analysis.unmatched_treated
+               GROUP BY setting, cohort, reason) counted USING (setting, cohort, reason)
+    LEFT JOIN analysis.matching_settings USING (setting)"""
+UNMATCHED_ORDER = f"{SETTING_ORDER}, {COHORT_ORDER} NULLS LAST, cohort, {REASON_ORDER}"
 EXTRA_TABLES: dict[str, str] = {
     "value_inputs": f"SELECT * FROM analysis.value_inputs ORDER BY {BASIS_ORDER}",
     "effect_estimates": f"""
@@ -126,6 +173,10 @@ EXTRA_TABLES: dict[str, str] = {
             FROM analysis.matched_effects WHERE {PRIMARY}
         ) ORDER BY {COHORT_ORDER}, {MEASURE_ORDER}, estimator_order""",
     "wellbeing_paired_change": WELLBEING_PAIRED_CHANGE,
+    "sensitivity": f"SELECT {', '.join(SENSITIVITY_COLUMNS)} FROM ({MATCHED_EFFECTS_ALL_SETTINGS}) "
+                   f"ORDER BY {SENSITIVITY_ORDER}",
+    "balance_all_settings": BALANCE_ALL_SETTINGS,
+    "unmatched": f"SELECT {', '.join(UNMATCHED_COLUMNS)} FROM ({UNMATCHED}) ORDER BY {UNMATCHED_ORDER}",
 }
 #: Extra tables of paired changes (n, mean_change, sd_change), written with the change's 95% t-interval
 #: (ci_low, ci_high: speval.report.sections.common.change_interval, as the report works it out).
@@ -156,15 +207,19 @@ PACKAGES = ("dagster", "duckdb", "polars", "great-expectations", "plotly", "kale
             "fastexcel", "numpy", "scipy")
 
 
-# Report-only tables (all matching settings, rate ratios, unmatched reasons), not exported as CSV.
+# What the report reads beyond the contract's tables. The matched comparison under every setting (rate ratios,
+# the doubly robust estimate, E-values, variance ratios, unmatched reasons) comes from the queries of the tables
+# beyond the contract it prints (tables/sensitivity.csv, balance_all_settings.csv, unmatched.csv), in the shapes the
+# report's sections take: every column of analysis.matched_effects, and only the reasons someone was left for.
 REPORT_ONLY_TABLES = {
-    "matched_effects_all_settings": "SELECT * FROM analysis.matched_effects",
-    "balance_all_settings": "SELECT * FROM analysis.balance",
+    "matched_effects_all_settings": f"SELECT * EXCLUDE ({', '.join(SETTING_METHOD_COLUMNS)}, max_abs_smd_after) "
+                                    f"FROM ({MATCHED_EFFECTS_ALL_SETTINGS}) ORDER BY {SENSITIVITY_ORDER}",
+    "balance_all_settings": EXTRA_TABLES["balance_all_settings"],
     # the denominator of wellbeing.csv's progress_low_pct (not a contract column), for disclosure control (ADR 0003)
     "wellbeing_low_followup": "SELECT measure, count(*) FILTER (WHERE baseline_score <= 2 AND followup_score IS NOT "
                               "NULL) AS followup_low_n FROM analysis.wellbeing_pairs GROUP BY measure ORDER BY measure",
-    "unmatched_treated": "SELECT setting, cohort, reason, count(*) AS n FROM analysis.unmatched_treated "
-                         "GROUP BY ALL ORDER BY ALL",
+    "unmatched_treated": f"SELECT {', '.join(UNMATCHED_COLUMNS)} FROM ({UNMATCHED}) WHERE n > 0 "
+                         f"ORDER BY {UNMATCHED_ORDER}",
     "matching_settings": "SELECT * FROM analysis.matching_settings ORDER BY setting_order",
     # Value for money and social value: what the scenarios start from, the providers' work behind the social
     # return, and the reference rows this run used (for the report's assumptions and sources).

@@ -164,7 +164,9 @@ def render_html(context: Mapping[str, Any]) -> str:
 def write_pdf(html: str, pdf_path: Path) -> None:
     from weasyprint import HTML  # heavy import, only when rendering
 
-    HTML(string=html, base_url=str(TEMPLATE_DIR)).write_pdf(str(pdf_path))
+    # No base address: the styles and charts are inline, and the tables' source links stay relative to the run
+    # folder (tables/x.csv) instead of becoming a path on the machine that rendered the report.
+    HTML(string=html, base_url=None).write_pdf(str(pdf_path))
 
 
 def render_report(tables: dict[str, pl.DataFrame], meta: dict,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import combinations
 from collections.abc import Mapping
 from typing import Any
 
@@ -469,7 +470,7 @@ def love_plot(pub_bal: list[dict[str, str]], shown: list[dict[str, Any]]) -> Mar
             after.append(float(r["smd_after"]) if r and is_number(r["smd_after"]) else None)
         panels.append((b["label"].capitalize(), before, after))
     return Markup(charts.love_plot([covariate_label(c) for c in covariates], panels,
-                                   prefix="love", row_height=17))
+                                   prefix="love", row_height=15))
 
 
 def unmatched_patients(tables: Mapping[str, pl.DataFrame], effects: Estimates,
@@ -531,9 +532,107 @@ def sensitivity_to_settings(tables: Mapping[str, pl.DataFrame], pub_all: list[di
                 did = signed(h["did"])
                 ci = interval(h["did_ci_low"], h["did_ci_high"])
             cells.append({"n": n, "smd": dc.publish_max_abs(smd_after.get((name, c), [])),
-                          "did": did, "ci": ci})
+                          "did": did, "ci": ci,
+                          "published": (h["did"], h["did_ci_low"], h["did_ci_high"]) if h else None})
         rows.append({**setting_parts(name, methods), "name": name, "cells": cells})
-    return {"cohorts": [COHORT_LABELS.get(c, c) for c in cohorts], "rows": rows}
+    return {"cohorts": [COHORT_LABELS.get(c, c) for c in cohorts], "rows": rows,
+            "readings": settings_readings(rows, cohorts)}
+
+
+def _conclusion(published: tuple[str, str, str] | None) -> tuple[str, int] | None:
+    """What a published estimate and its 95% interval conclude: the evidence ('lower', 'higher' or 'none', as
+    :func:`evidence`) and the sign of the estimate; None when either is not published (suppressed or missing)."""
+    if published is None:
+        return None
+    did, lo, hi = published
+    ev = evidence(lo, hi)
+    if ev is None or not is_number(did):
+        return None
+    return ev, _sign(did)
+
+
+def differing_conclusion(primary: tuple[str, int], other: tuple[str, int]) -> str | None:
+    """How another setting's conclusion differs from the primary analysis's: '<primary's evidence>_to_<its
+    evidence>' when the 95% intervals say different things ('none_to_lower': the primary's includes 0, the
+    setting's lies wholly below it), 'sign' when they agree but the estimates point opposite ways; None when the
+    conclusion is the same."""
+    if primary[0] != other[0]:
+        return f"{primary[0]}_to_{other[0]}"
+    if primary[1] * other[1] < 0:
+        return "sign"
+    return None
+
+
+#: What a matching setting is made of (setting_parts), in the order the table and the readings name them.
+SETTING_ATTRIBUTES = ("caliper", "ratio", "replacement")
+
+
+def settings_pattern(group: list[dict[str, Any]], compared: list[dict[str, Any]]) -> dict[str, list[str]] | None:
+    """What the settings of ``group`` have in common that no other setting of ``compared`` (the settings
+    compared with the primary, ``group`` among them) has: ``{}`` when the group is all of them; else the values of
+    one attribute, or of two (fewest first), that pick out exactly the group (``{"ratio": ["3", "5"]}``: every
+    setting matching 3 or 5 patients per referred patient); None when nothing does, or for a single setting."""
+    if len(group) < 2 or not all(r["known"] for r in group):
+        return None
+    if len(group) == len(compared):
+        return {}
+    for k in (1, 2):
+        for attributes in combinations(SETTING_ATTRIBUTES, k):
+            values = {a: list(dict.fromkeys(r[a] for r in group)) for a in attributes}
+            picked = [r for r in compared if r["known"] and all(r[a] in values[a] for a in attributes)]
+            if len(picked) == len(group):  # the group is among them, so they are the group
+                return values
+    return None
+
+
+#: The order the readings of one cohort come in: the starkest difference first.
+DIFFERENCE_ORDER = ("lower_to_higher", "higher_to_lower", "none_to_lower", "none_to_higher", "lower_to_none",
+                    "higher_to_none", "sign")
+
+
+def settings_readings(rows: list[dict[str, Any]], cohorts: list[str]) -> list[str]:
+    """Under the sensitivity table, per cohort: each way in which other settings' conclusions on the headline
+    measure differ from the primary analysis's (naming the settings and what it means), or that none does; from
+    the published strings only. Nothing when there is no primary row."""
+    primary = next((r for r in rows if r["primary"]), None)
+    if primary is None:
+        return []
+    measure = dict(MEASURES)[HEADLINE_MEASURE]
+    readings = []
+    for i, c in enumerate(cohorts):
+        label = COHORT_LABELS.get(c, c)
+        shown = primary["cells"][i]["published"]
+        mine = _conclusion(shown)
+        if mine is None:
+            others = [r for r in rows if r is not primary and _conclusion(r["cells"][i]["published"])]
+            if others:
+                readings.append(sentence(SENTENCES, "primary_withheld", cohort=label,
+                                         suppressed=shown is not None and dc.SUPPRESSED in shown))
+            continue
+        groups: dict[str, list[dict[str, Any]]] = {}
+        compared = []
+        for r in rows:
+            theirs = None if r is primary else _conclusion(r["cells"][i]["published"])
+            if theirs is None:
+                continue
+            compared.append(r)
+            kind = differing_conclusion(mine, theirs)
+            if kind:
+                did, lo, hi = r["cells"][i]["published"]
+                groups.setdefault(kind, []).append({**r, "did": did, "lo": lo, "hi": hi})
+        for kind in sorted(groups, key=DIFFERENCE_ORDER.index):
+            group = groups[kind]
+            pattern = settings_pattern(group, compared)
+            estimates = sorted((g["did"] for g in group), key=float)
+            readings.append(sentence(
+                SENTENCES, "setting_differs", cohort=label, measure=measure, kind=kind,
+                primary=dict(zip(("did", "lo", "hi"), shown)), settings=group, pattern=pattern,
+                vary=[a for a in SETTING_ATTRIBUTES if pattern is not None and a not in pattern],
+                estimates=(estimates[0], estimates[-1])))
+        if compared and not groups:
+            readings.append(sentence(SENTENCES, "settings_agree", cohort=label, measure=measure,
+                                     evidence=mine[0]))
+    return readings
 
 
 def matched_comparison(tables: Mapping[str, pl.DataFrame],
