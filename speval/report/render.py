@@ -31,7 +31,8 @@ from speval.report.sections.mh_pathway import mh_pathway
 from speval.report.sections.summary import key_figures
 from speval.report.sections.value import value_for_money
 from speval.report.sections.wellbeing import wellbeing
-from speval.report.templating import CSS_NAME, MH_CSS_NAME, TEMPLATE_DIR, TEMPLATE_NAME, html_environment, spaced_marks
+from speval.report.templating import (CSS_NAME, MH_CSS_NAME, TEMPLATE_DIR, TEMPLATE_NAME, html_environment,
+                                      spaced_marks)
 from speval.run.spec import REPORT_HTML, REPORT_PDF
 
 __all__ = ["build_context", "render_html", "render_report", "write_pdf"]
