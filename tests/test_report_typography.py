@@ -140,3 +140,15 @@ def test_the_rendered_report_prints_minus_signs_and_separators(fixture_report):
     assert not bad, bad
     assert not long_runs(text), long_runs(text)
     assert MINUS in text and "1,250" in text and "32,410" in text and "£573,769" in text
+
+
+def test_the_summary_prints_how_many_had_a_review_with_separators():
+    """The summary's count of people reviewed at follow-up is a published count like any other: 1,250."""
+    from speval.report.format import display
+    from speval.report.sections.summary import wellbeing_points
+
+    rows = [{"followup_n": "1250", "progress_pct": "40", "label": "Money", "measure": "money"},
+            {"followup_n": "1305", "progress_pct": "45", "label": "Lifestyle", "measure": "lifestyle"}]
+    [reviewed, *_] = wellbeing_points(rows)
+    assert reviewed["kind"] == "reviewed"
+    assert (display(reviewed["low"]), display(reviewed["high"])) == ("1,250", "1,305")

@@ -109,7 +109,7 @@ def wellbeing_points(rows: list[Mapping[str, str]]) -> list[dict[str, Any]]:
     fns = [r["followup_n"] for r in rows]
     nums = sorted({int(x) for x in fns if is_number(x)})
     if nums:
-        points.append({"kind": "reviewed", "low": nums[0], "high": nums[-1]})
+        points.append({"kind": "reviewed", "low": str(nums[0]), "high": str(nums[-1])})  # printed as counts: 1,250
     elif all(x == dc.SUPPRESSED for x in fns):
         points.append({"kind": "reviews_suppressed"})
     prog = [(float(r["progress_pct"]), r["progress_pct"], r["label"], r["measure"])
