@@ -215,25 +215,19 @@ def love_plot_figure(
     return fig
 
 
-def love_plot(
-    labels: list[str],
-    panels: list[tuple[str, list[float | None], list[float | None]]],
-    *,
-    threshold: float = 0.1,
-    prefix: str = "love",
-    width: int = 680,
-    row_height: int = 21,
-) -> str:
+def love_plot(labels: list[str], panels: list[tuple[str, list[float | None], list[float | None]]],
+              **options) -> str:
     """Love plot of covariate balance as SVG: absolute standardised mean differences before
     (hollow circles) and after matching (filled diamonds), one panel per cohort sharing the
     covariate axis, with a dashed line at ``threshold``.
 
     ``labels`` are the covariates (top to bottom); each panel is ``(title, before, after)``
     with one value per label (``None``: not shown). Values must already be the published
-    (disclosure-controlled) figures.
+    (disclosure-controlled) figures. ``options`` are :func:`love_plot_figure`'s (threshold, prefix, width,
+    row_height).
     """
-    fig = love_plot_figure(labels, panels, threshold=threshold, prefix=prefix, width=width, row_height=row_height)
-    return figure_to_svg(fig, prefix, width, fig.layout.height)
+    fig = love_plot_figure(labels, panels, **options)
+    return figure_to_svg(fig, options.get("prefix", "love"), fig.layout.width, fig.layout.height)
 
 
 # Return on investment: matched = filled NHS blue diamond with its 95% interval, naive = hollow grey circle.
