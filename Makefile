@@ -26,13 +26,15 @@ demo: setup
 		--out reports/out 2>$(SPEVAL_DAGSTER_STORAGE)/last-run.log \
 		|| { tail -n 30 $(SPEVAL_DAGSTER_STORAGE)/last-run.log; exit 1; }
 
+# Whole modules go to the parallel workers in the order tests/conftest.py gives them (longest first);
+# pytest-xdist would otherwise hand them out by number of tests, leaving the longest module for last.
 test: setup
-	@$(UV) run --frozen pytest -q -n auto --dist loadfile
+	@$(UV) run --frozen pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 # Everything except the tests marked `pipeline` (a real `speval run`, or PDFs) or `browser` (the UI): < 60 s.
 .PHONY: test-fast
 test-fast: setup
-	@$(UV) run --frozen pytest -q -n auto --dist loadfile -m "not pipeline and not browser"
+	@$(UV) run --frozen pytest -q -n auto --dist loadfile --no-loadscope-reorder -m "not pipeline and not browser"
 
 ui: setup
 	@echo "Dagster UI on http://127.0.0.1:3000 (run history kept in .dagster/)"

@@ -1,6 +1,6 @@
 """The Dagster UI, for real: `dagster dev` with the repo's instance config and persistent storage,
-lineage over its GraphQL API, a partition's run launched as the Launchpad does it, a two-partition backfill
-running side by side, the delivery sensor and the schedule evaluated by the UI, and the lineage and partition
+lineage over its GraphQL API, two partitions' runs launched as the Launchpad does it and running side by side,
+a backfill, the delivery sensor and the schedule evaluated by the UI, and the lineage and partition
 pages loaded in Debian's headless Chromium (screenshots kept in the test's folder)."""
 from __future__ import annotations
 
@@ -138,14 +138,16 @@ def _partition(run: dict) -> str:
     return next(t["value"] for t in run["tags"] if t["key"] == "dagster/partition")
 
 
-def test_a_partition_launched_from_the_ui_succeeds_and_is_kept(dagster_ui):
-    port, storage, folders = dagster_ui
-    location = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
-    assert location["workspaceOrError"]["locationEntries"][0]["name"] == "speval"  # workspace.yaml names it
-    # What the Launchpad sends for partition LTC|2013Q4: the partition's tags; no quarter or programme in config.
-    tags = [{"key": "dagster/partition", "value": "LTC|2013Q4"},
-            {"key": "dagster/partition/programme", "value": "LTC"},
-            {"key": "dagster/partition/quarter", "value": "2013Q4"}]
+LAUNCHPAD_PARTITIONS = ("LTC|2013Q4", "LTC|2014Q1")
+BACKFILL_PARTITIONS = ["LTC|2014Q2"]
+
+
+def _launch_as_the_launchpad_does(port: int, partition: str) -> None:
+    """What the Launchpad sends for a partition: the partition's tags; no quarter or programme in config."""
+    programme, quarter = partition.split("|")
+    tags = [{"key": "dagster/partition", "value": partition},
+            {"key": "dagster/partition/programme", "value": programme},
+            {"key": "dagster/partition/quarter", "value": quarter}]
     launched = _graphql(port, """
         mutation Launch($params: ExecutionParams!) {
           launchRun(executionParams: $params) {
@@ -157,10 +159,40 @@ def test_a_partition_launched_from_the_ui_succeeds_and_is_kept(dagster_ui):
         }""", {"params": {"selector": {**REPOSITORY, "jobName": "quarterly_evaluation"}, "runConfigData": {},
                           "executionMetadata": {"tags": tags}}})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    [run] = _wait_for_runs(port, [{"key": "dagster/partition", "value": "LTC|2013Q4"}], 1)
-    assert run["status"] == "SUCCESS"
-    assert (folders / "out" / "LTC" / "2013Q4" / "evaluation_report.pdf").is_file()
-    assert (folders / "warehouse" / "LTC" / "2013Q4.duckdb").is_file()  # the partition's own warehouse
+
+
+@pytest.fixture(scope="module")
+def launched(dagster_ui) -> str:
+    """Two partitions launched from the Launchpad, then a backfill of a third, all at once (returns the backfill's
+    id). Two runs go at a time: the backfill's run waits in the queue behind the Launchpad's, and runs while the
+    remaining tests look at the UI; the last test waits for it."""
+    port, _, _ = dagster_ui
+    location = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
+    assert location["workspaceOrError"]["locationEntries"][0]["name"] == "speval"  # workspace.yaml names it
+    for partition in LAUNCHPAD_PARTITIONS:
+        _launch_as_the_launchpad_does(port, partition)
+    backfill = _graphql(port, """
+        mutation Backfill($params: LaunchBackfillParams!) {
+          launchPartitionBackfill(backfillParams: $params) {
+            __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
+        {"params": {"selector": {"partitionSetName": "quarterly_evaluation_partition_set",
+                                 "repositorySelector": REPOSITORY},
+                    "partitionNames": BACKFILL_PARTITIONS}})["launchPartitionBackfill"]
+    assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
+    return backfill["backfillId"]
+
+
+def test_two_partitions_launched_from_the_launchpad_run_side_by_side_and_are_kept(dagster_ui, launched):
+    port, storage, folders = dagster_ui
+    runs = [_wait_for_runs(port, [{"key": "dagster/partition", "value": p}], 1)[0] for p in LAUNCHPAD_PARTITIONS]
+    assert all(r["status"] == "SUCCESS" for r in runs), runs
+    # Side by side: each started before the other ended (two runs at a time; each partition its own file).
+    first, second = sorted(runs, key=lambda r: r["startTime"])
+    assert second["startTime"] < first["endTime"], runs
+    for partition in LAUNCHPAD_PARTITIONS:
+        programme, quarter = partition.split("|")
+        assert (folders / "out" / programme / quarter / "evaluation_report.pdf").is_file()
+        assert (folders / "warehouse" / programme / f"{quarter}.duckdb").is_file()  # the partition's own warehouse
     assert (storage / "runs.db").is_file() or any(storage.rglob("*.db"))  # run history persisted
     # The report's materialisation in this partition carries the hashes an auditor checks.
     asset = _graphql(port, """{ assetOrError(assetKey: {path: ["report", "evaluation_report"]}) { ... on Asset {
@@ -169,26 +201,6 @@ def test_a_partition_launched_from_the_ui_succeeds_and_is_kept(dagster_ui):
     [materialization] = asset["assetMaterializations"]
     entries = {e["label"]: e.get("text") for e in materialization["metadataEntries"]}
     assert len(entries["pdf_sha256"]) == 64 and entries["quarter"] == "2013Q4" and entries["programme"] == "LTC"
-
-
-def test_a_two_partition_backfill_runs_side_by_side(dagster_ui):
-    port, _, folders = dagster_ui
-    launched = _graphql(port, """
-        mutation Backfill($params: LaunchBackfillParams!) {
-          launchPartitionBackfill(backfillParams: $params) {
-            __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
-        {"params": {"selector": {"partitionSetName": "quarterly_evaluation_partition_set",
-                                 "repositorySelector": REPOSITORY},
-                    "partitionNames": ["LTC|2014Q1", "LTC|2014Q2"]}})["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    runs = _wait_for_runs(port, [{"key": "dagster/backfill", "value": launched["backfillId"]}], 2)
-    assert sorted(_partition(r) for r in runs) == ["LTC|2014Q1", "LTC|2014Q2"]
-    assert all(r["status"] == "SUCCESS" for r in runs), runs
-    # Side by side: each started before the other ended (two runs at a time; each partition its own file).
-    first, second = sorted(runs, key=lambda r: r["startTime"])
-    assert second["startTime"] < first["endTime"], runs
-    for quarter in ("2014Q1", "2014Q2"):
-        assert (folders / "out" / "LTC" / quarter / "evaluation_report.pdf").is_file()
 
 
 def test_the_ui_evaluates_the_sensor_and_the_schedule(dagster_ui):
@@ -249,3 +261,14 @@ def test_partition_pages_render_in_chromium(dagster_ui, tmp_path):
         subprocess.run([CHROMIUM, *flags, "--window-size=1400,900", f"--screenshot={shot}", url],
                        capture_output=True, timeout=120)
         assert shot.stat().st_size > 20_000, name
+
+
+def test_a_backfill_launched_from_the_ui_runs_each_of_its_partitions(dagster_ui, launched):
+    """Last in this file: the backfill's run, queued behind the Launchpad's two, ran during the other tests."""
+    port, _, folders = dagster_ui
+    runs = _wait_for_runs(port, [{"key": "dagster/backfill", "value": launched}], len(BACKFILL_PARTITIONS))
+    assert sorted(_partition(r) for r in runs) == BACKFILL_PARTITIONS
+    assert all(r["status"] == "SUCCESS" for r in runs), runs
+    for partition in BACKFILL_PARTITIONS:
+        programme, quarter = partition.split("|")
+        assert (folders / "out" / programme / quarter / "evaluation_report.pdf").is_file()
