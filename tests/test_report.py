@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 
 import polars as pl
@@ -522,6 +523,81 @@ def pdftotext(pdf: Path, layout: bool = True) -> str:
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
 
 
+class _ReportText(HTMLParser):
+    """The visible text of the report's HTML laid out as `pdftotext` lays out the PDF's: a block or a table row a
+    line, cells apart, a row heading's aside (a block: its second line) after the row, a heading's number apart
+    from its title (CSS spaces them), the charts' labels, and a form feed after the title page and after the
+    contents (`section_text` skips both pages). Not as in the PDF: what CSS adds or changes (running headers and
+    footers, the contents' page numbers, the colon after an appendix's letter, capitals), the other page breaks,
+    and where a cell's text wraps: tests of those read `fixture_report`'s PDF."""
+
+    BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "li", "tr", "table", "section", "nav",
+              "caption", "figure", "figcaption", "text"}  # text: an SVG label
+    VOID = {"br", "col", "meta"}  # those the report has
+    HIDDEN = {"head", "style", "script", "title"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[tuple[str, list[str]]] = []  # the elements the parser is in, with their classes
+        self.lines: list[str] = []
+        self.line: list[str] = []
+        self.after_row: list[str] = []
+
+    def end_line(self) -> None:
+        self.lines.append(" ".join("".join(self.line).split()))
+        self.line = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.end_line()
+        if tag in self.VOID:
+            return
+        self.open.append((tag, (dict(attrs).get("class") or "").split()))
+        if tag in self.BLOCKS:
+            self.end_line()
+        elif tag in ("td", "th"):
+            self.line.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in (t for t, _ in self.open):
+            return
+        while True:
+            closed, classes = self.open.pop()
+            if closed == tag:
+                break
+        if tag == "tr":
+            self.line += [" ", *self.after_row]
+            self.after_row = []
+        if tag in self.BLOCKS:
+            self.end_line()
+        if {"num", "toc-num"} & set(classes):
+            self.line.append(" ")
+        if "title-page" in classes or (tag == "nav" and "toc" in classes):
+            self.lines.append("\f")
+
+    def handle_data(self, data: str) -> None:
+        tags = {t for t, _ in self.open}
+        if tags & self.HIDDEN or ("svg" in tags and "text" not in tags):
+            return
+        aside = "th" in tags and any("aside" in classes for _, classes in self.open)
+        (self.after_row if aside else self.line).append(data)
+
+
+def html_text(html: str) -> str:
+    """The report's text, much as `pdftotext` reads its PDF, from the HTML the PDF is rendered from: what a
+    variant of the report says is tested without rendering its PDF (seconds each)."""
+    parser = _ReportText()
+    parser.feed(html)
+    parser.close()
+    parser.end_line()
+    return "\n".join(line for line in parser.lines if line)
+
+
+def report_text(tables: dict[str, pl.DataFrame], meta: dict) -> str:
+    """`html_text` of the report of ``tables`` and ``meta``."""
+    return html_text(render_html(build_context(tables, meta)))
+
+
 def page_count(pdf: Path) -> int:
     info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True,
                           text=True).stdout
@@ -658,11 +734,10 @@ def test_page_count(rendered):
     assert page_count(rendered["first"]["pdf"]) >= 4
 
 
-def test_renders_with_empty_tables(tmp_path):
+def test_renders_with_empty_tables():
     tables = {name: df.clear() for name, df in fixture_tables().items()}
     tables["unmatched_treated"] = pl.DataFrame()  # empty without even its columns
-    paths = render_report(tables, fixture_meta(), tmp_path)
-    text = pdftotext(paths["pdf"])
+    text = report_text(tables, fixture_meta())
     assert "No hospital use figures are available" in text
     assert "No well-being figures are available" in text
     assert "No rows were quarantined" in text
@@ -762,7 +837,7 @@ def test_value_section_counts_are_disclosure_controlled(rendered):
         assert not re.search(r"\b3 awards\b|\b3 welfare", doc)
 
 
-def test_value_section_when_economics_tables_are_absent(tmp_path):
+def test_value_section_when_economics_tables_are_absent():
     """No economics table at all (a warehouse built before them): no section, no caveat about it; only some:
     what is there is shown, the rest is said to be unavailable."""
     ctx = build_context(fixture_tables(economics=False), fixture_meta())
@@ -772,8 +847,7 @@ def test_value_section_when_economics_tables_are_absent(tmp_path):
     tables = fixture_tables()
     for name in ("costs_avoided", "value_for_money", "value_inputs", "programme_cost"):
         del tables[name]
-    paths = render_report(tables, fixture_meta(), tmp_path)
-    sec = value_section(pdftotext(paths["pdf"]))
+    sec = value_section(report_text(tables, fixture_meta()))
     assert "The hospital costs avoided are not available for this quarter." in sec
     assert "The return on investment is not available for this quarter." in sec
     assert "Table 7: Social return on investment: impact map" in sec  # the social return stands on its own
@@ -781,7 +855,7 @@ def test_value_section_when_economics_tables_are_absent(tmp_path):
     assert "Table 8: Reference values used" in sec
 
 
-def test_value_section_when_the_12_month_cohort_is_empty(tmp_path):
+def test_value_section_when_the_12_month_cohort_is_empty():
     """An early quarter (no one followed for 12 months yet): the costed tables are blank; one sentence says why
     there are no costs avoided and no return, the social return is still shown."""
     tables = fixture_tables()
@@ -801,8 +875,7 @@ def test_value_section_when_the_12_month_cohort_is_empty(tmp_path):
     ctx = build_context(tables, fixture_meta())
     assert ctx["value"]["status"] == {"naive": "empty", "matched": "empty"}
     assert ctx["tabno"]["costs"] is None and ctx["tabno"]["roi"] is None and ctx["figures"]["roi"] is None
-    paths = render_report(tables, fixture_meta(), tmp_path)
-    sec = value_section(pdftotext(paths["pdf"]))
+    sec = value_section(html_text(render_html(ctx)))
     assert ("The return on investment cannot be worked out for this quarter: no patients were in the 12 month "
             "cohort, whose hospital use before and after referral is what is costed.") in sec
     assert "No patients were in the 12 month cohort, so there are no hospital costs avoided to show" in sec
@@ -989,7 +1062,7 @@ def test_hes_data_quality_appendix(rendered):
     assert "Previous HES delivery 2013Q3" in flat
 
 
-def test_absent_quality_tables_one_cohort_no_previous_delivery(tmp_path):
+def test_absent_quality_tables_one_cohort_no_previous_delivery():
     tables = fixture_tables()
     del tables["hes_missingness"]
     tables["attrition"] = tables["attrition"].filter(pl.col("cohort") == "6m")
@@ -999,15 +1072,15 @@ def test_absent_quality_tables_one_cohort_no_previous_delivery(tmp_path):
           for c in ("records_revised", "records_withdrawn", "records_new")])
     meta = fixture_meta()
     meta["deliveries"]["previous_hes"] = None
-    paths = render_report(tables, meta, tmp_path)
-    flat = " ".join(pdftotext(paths["pdf"]).split())
+    html = render_html(build_context(tables, meta))
+    flat = " ".join(html_text(html).split())
     assert "Figure 6: Cohort flow" in flat and "6 month cohort: n = 450" in flat
     assert "12 month cohort: n =" not in flat
     assert "There is no earlier HES delivery, so there is nothing to compare with." in flat
     assert "The missing-value summary is not available" in flat
     assert "op.csv 32,410 32,400 0 * 10" in flat
     assert "Previous HES delivery none" in flat
-    assert_flow_layout_clean(flow_svg_of(paths["html"].read_text(encoding="utf-8")))
+    assert_flow_layout_clean(flow_svg_of(html))
 
 
 # ----------------------------------------------------------------------- matched comparison
@@ -1225,10 +1298,8 @@ def test_love_plot_two_cohorts_and_fallbacks():
                             "wellbeing_baseline": 11, "wellbeing": 12, "attrition": 13}
 
 
-def test_absent_matching_tables_still_render(tmp_path):
-    paths = render_report(fixture_tables(matching=False, economics=False), fixture_meta(), tmp_path)
-    text = pdftotext(paths["pdf"])
-    flat = " ".join(text.split())
+def test_absent_matching_tables_still_render():
+    flat = " ".join(report_text(fixture_tables(matching=False, economics=False), fixture_meta()).split())
     assert "Comparison with a matched group" not in flat
     assert "No comparison group yet." in flat
     assert "There is no comparison group yet" in flat
@@ -1294,7 +1365,7 @@ NEW_EFFECT_COLUMNS = [*ADJUSTED_COLUMNS, "e_value", "e_value_ci"]
 
 
 @pytest.mark.parametrize("how", ["absent", "blank"])
-def test_renders_without_the_doubly_robust_estimate_or_e_values(tmp_path, how):
+def test_renders_without_the_doubly_robust_estimate_or_e_values(how):
     """A warehouse built before ADR 0017 (columns absent) or one that left them blank: the effect
     tables lose those columns, the readings about them are left out, the rest is as before."""
     tables = fixture_tables()
@@ -1306,15 +1377,14 @@ def test_renders_without_the_doubly_robust_estimate_or_e_values(tmp_path, how):
     m = ctx["matched"]
     assert m["show"] == {"adjusted": False, "e_values": False, "rates": True}
     assert m["doubly_robust"] == "" and m["e_values"] == [] and m["adjusted"] == {}
-    paths = render_report(tables, fixture_meta(), tmp_path)
-    sec = section_text(pdftotext(paths["pdf"]), "3 Comparison with a matched group",
-                       "4 Value for money and social value")
+    text = html_text(render_html(ctx))
+    sec = section_text(text, "3 Comparison with a matched group", "4 Value for money and social value")
     assert "Emergency admissions −0.23 −0.08 −0.21 to 0.04 95 95" in sec
     assert "Emergency admissions 0.89 0.73 to 1.07" in sec
     assert "Table 2b: Proportional change compared with the matched group (rate ratios)" in sec
     for gone in ("Doubly robust", "doubly robust", "E-value"):
         assert gone not in sec, gone
-    summary = section_text(pdftotext(paths["pdf"]), "1 Summary", "2 Hospital use before and after")
+    summary = section_text(text, "1 Summary", "2 Hospital use before and after")
     assert "doubly robust" not in summary
 
 
