@@ -3,11 +3,14 @@ run leaves no report behind; the Great Expectations suites catch rows that break
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from builders import DataSet
+from conftest import Run
 from speval.validate.expectations import Coverage, validate
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
@@ -25,14 +28,25 @@ def small(root):
     return ds
 
 
-def test_rerunning_a_quarter_adds_nothing(tmp_path, run_speval):
-    data = small(tmp_path / "data").write()
-    first = run_speval(data)
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    """`small`'s data (data/) run once through `speval run`: its report in out/, its warehouse w.duckdb."""
+    from pipelines.cli import main
+
+    root = tmp_path_factory.mktemp("published")
+    small(root / "data").write()
+    assert main(["run", "--quarter", "2013Q4", "--programme", "LTC", "--data-dir", str(root / "data"),
+                 "--out", str(root / "out"), "--warehouse", str(root / "w.duckdb")]) == 0
+    return root
+
+
+def test_rerunning_a_quarter_adds_nothing(published, run_speval):
+    first = Run(0, "", "", published / "out" / "LTC" / "2013Q4", published / "w.duckdb")
     counts = first.query("SELECT (SELECT count(*) FROM raw.apc) AS raw_apc, (SELECT count(*) FROM staged.apc) AS s,"
                          " (SELECT count(*) FROM audit.row_outcomes) AS outcomes, "
                          "(SELECT count(*) FROM audit.ingest_log) AS logged").row(0)
     tables = {n: first.table(n) for n in ("attrition", "hospital_use", "reconciliation")}
-    second = run_speval(data)
+    second = run_speval(published / "data", out=published / "out", warehouse=published / "w.duckdb")
     assert second.exit_code == 0
     assert second.query("SELECT (SELECT count(*) FROM raw.apc), (SELECT count(*) FROM staged.apc),"
                         " (SELECT count(*) FROM audit.row_outcomes), (SELECT count(*) FROM audit.ingest_log)"
@@ -53,9 +67,11 @@ def test_a_delivered_file_changed_after_ingestion_stops_the_run(tmp_path, run_sp
     assert not (run.run_dir / "tables").exists()
 
 
-def test_a_failed_run_leaves_no_report(tmp_path, run_speval):
-    data = small(tmp_path / "data").write()
-    assert run_speval(data).exit_code == 0
+def test_a_failed_run_leaves_no_report(tmp_path, published, run_speval):
+    """A copy of a published run's data and report; the next run, on a new warehouse, fails."""
+    data = shutil.copytree(published / "data", tmp_path / "data")
+    shutil.copytree(published / "out", tmp_path / "out")
+    assert (tmp_path / "out" / "LTC" / "2013Q4" / "evaluation_report.pdf").is_file()
     (data / "outcome_tool" / "2013Q4" / "referrals.csv").write_text("REFERRAL_ID,TOKEN_PERSON_ID\nR1,P1\n")
     run = run_speval(data, warehouse=tmp_path / "other.duckdb")
     assert run.exit_code == 1
