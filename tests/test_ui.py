@@ -1,6 +1,6 @@
 """The Dagster UI, for real: `dagster dev` with the repo's instance config and persistent storage,
 lineage over its GraphQL API, two partitions' runs launched as the Launchpad does it and running side by side,
-a backfill, the delivery sensor and the schedule evaluated by the UI, and the lineage and partition
+a backfill's queued run, the delivery sensor and the schedule evaluated by the UI, and the lineage and partition
 pages loaded in Debian's headless Chromium (screenshots kept in the test's folder)."""
 from __future__ import annotations
 
@@ -120,14 +120,19 @@ def test_lineage_runs_from_every_raw_file_to_the_report(dagster_ui):
 REPOSITORY = {"repositoryLocationName": "speval", "repositoryName": "__repository__"}
 
 
+def _runs(port: int, tags: list[dict]) -> list[dict]:
+    """The runs carrying `tags` (start and end times in seconds)."""
+    return _graphql(port, """query Runs($tags: [ExecutionTag!]) {
+          runsOrError(filter: {tags: $tags}) { ... on Runs { results {
+            runId status startTime endTime tags { key value } } } } }""", {"tags": tags})["runsOrError"]["results"]
+
+
 def _wait_for_runs(port: int, tags: list[dict], count: int, timeout: float = 300) -> list[dict]:
     """The runs carrying `tags` once `count` of them have ended (start and end times in seconds)."""
     runs: list[dict] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = _graphql(port, """query Runs($tags: [ExecutionTag!]) {
-              runsOrError(filter: {tags: $tags}) { ... on Runs { results {
-                runId status startTime endTime tags { key value } } } } }""", {"tags": tags})["runsOrError"]["results"]
+        runs = _runs(port, tags)
         if len(runs) >= count and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs):
             return runs
         time.sleep(2)
@@ -164,8 +169,7 @@ def _launch_as_the_launchpad_does(port: int, partition: str) -> None:
 @pytest.fixture(scope="module")
 def launched(dagster_ui) -> str:
     """Two partitions launched from the Launchpad, then a backfill of a third, all at once (returns the backfill's
-    id). Two runs go at a time: the backfill's run waits in the queue behind the Launchpad's, and runs while the
-    remaining tests look at the UI; the last test waits for it."""
+    id). Two runs go at a time: the backfill's run waits in the queue behind the Launchpad's."""
     port, _, _ = dagster_ui
     location = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
     assert location["workspaceOrError"]["locationEntries"][0]["name"] == "speval"  # workspace.yaml names it
@@ -180,6 +184,28 @@ def launched(dagster_ui) -> str:
                     "partitionNames": BACKFILL_PARTITIONS}})["launchPartitionBackfill"]
     assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
     return backfill["backfillId"]
+
+
+def test_a_backfill_launched_from_the_ui_makes_a_queued_run_for_each_partition(dagster_ui, launched):
+    """The backfill daemon turns the backfill into one run per partition, tagged with it, queued behind the
+    Launchpad's two runs (two at a time). Each is the same job as a Launchpad run, which the next test sees
+    succeed, so this one is cancelled instead of run a third time."""
+    port, _, _ = dagster_ui
+    runs: list[dict] = []
+    deadline = time.monotonic() + 120  # the backfill daemon looks for new backfills every 30 s
+    while time.monotonic() < deadline:  # made (NOT_STARTED), then submitted to the queue (QUEUED)
+        time.sleep(1)
+        runs = _runs(port, [{"key": "dagster/backfill", "value": launched}])
+        if len(runs) == len(BACKFILL_PARTITIONS) and "NOT_STARTED" not in {r["status"] for r in runs}:
+            break
+    assert sorted(_partition(r) for r in runs) == BACKFILL_PARTITIONS, runs
+    assert {r["status"] for r in runs} <= {"QUEUED", "STARTING", "STARTED"}, runs
+    terminated = _graphql(port, """mutation Stop($ids: [String!]!) { terminateRuns(runIds: $ids) {
+        __typename ... on TerminateRunsResult { terminateRunResults { __typename ... on TerminateRunFailure { message } } } } }""",
+        {"ids": [r["runId"] for r in runs]})["terminateRuns"]
+    assert {r["__typename"] for r in terminated["terminateRunResults"]} == {"TerminateRunSuccess"}, (terminated, runs)
+    runs = _wait_for_runs(port, [{"key": "dagster/backfill", "value": launched}], len(BACKFILL_PARTITIONS))
+    assert {r["status"] for r in runs} == {"CANCELED"}, runs
 
 
 def test_two_partitions_launched_from_the_launchpad_run_side_by_side_and_are_kept(dagster_ui, launched):
@@ -264,13 +290,3 @@ def test_partition_pages_render_in_chromium(dagster_ui, tmp_path):
             assert "2013Q4" in dom and "LTC" in dom, dom[-2000:]
         assert shot.stat().st_size > 20_000, name
 
-
-def test_a_backfill_launched_from_the_ui_runs_each_of_its_partitions(dagster_ui, launched):
-    """Last in this file: the backfill's run, queued behind the Launchpad's two, ran during the other tests."""
-    port, _, folders = dagster_ui
-    runs = _wait_for_runs(port, [{"key": "dagster/backfill", "value": launched}], len(BACKFILL_PARTITIONS))
-    assert sorted(_partition(r) for r in runs) == BACKFILL_PARTITIONS
-    assert all(r["status"] == "SUCCESS" for r in runs), runs
-    for partition in BACKFILL_PARTITIONS:
-        programme, quarter = partition.split("|")
-        assert (folders / "out" / programme / quarter / "evaluation_report.pdf").is_file()
