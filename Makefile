@@ -41,7 +41,7 @@ ui: setup
 	@$(UV) run --frozen dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: setup
-	@$(UV) run --frozen python bench/hes_stage.py
+	@$(UV) run --frozen python bench/pipeline.py
 
 clean:
 	rm -rf reports/out data/warehouse .dagster
