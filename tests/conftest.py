@@ -116,11 +116,13 @@ def fixture_report(session_folder) -> dict[str, Path]:
     return {"html": folder / "evaluation_report.html", "pdf": folder / "evaluation_report.pdf"}
 
 
-# The longest modules, slowest first (seconds per module summed over its tests in a `make test` run, 2 workers):
-# test_ui 158, test_report_mh 93 (it builds the MH demo run), test_validation_properties 79, test_report 70,
-# test_run_safety 70, ... They start first so that no worker is left with one of them at the end; `make test`
-# passes --no-loadscope-reorder so that pytest-xdist keeps this order. test_planted_truth builds the shared demo
-# run, which test_release_gate, test_traceability and test_report_economics read: it starts second.
+# The longest modules, measured with `pytest --durations=0` (seconds per module, its tests summed, 2 workers):
+# test_ui ~75 (a real `dagster dev`, two runs, Chromium), test_report_mh ~95 (it builds the MH demo run),
+# test_validation_properties ~80, test_run_safety ~70, ... They start first so that no worker is left with one of
+# them at the end; `make test` passes --no-loadscope-reorder so that pytest-xdist keeps this order (it would
+# otherwise hand modules out by number of tests). test_ui starts first because its runs wait in Dagster's queue
+# while the other worker works; test_planted_truth builds the shared demo run, which test_release_gate,
+# test_traceability and test_report_economics read: it starts second.
 LONGEST_MODULES = ("test_ui", "test_planted_truth", "test_report_mh", "test_validation_properties", "test_report",
                    "test_run_safety", "test_refusals", "test_run_spec", "test_reruns_and_expectations",
                    "test_end_to_end", "test_bad_input", "test_release_gate", "test_deliveries")
