@@ -201,7 +201,8 @@ def test_a_backfill_launched_from_the_ui_makes_a_queued_run_for_each_partition(d
     assert sorted(_partition(r) for r in runs) == BACKFILL_PARTITIONS, runs
     assert {r["status"] for r in runs} <= {"QUEUED", "STARTING", "STARTED"}, runs
     terminated = _graphql(port, """mutation Stop($ids: [String!]!) { terminateRuns(runIds: $ids) {
-        __typename ... on TerminateRunsResult { terminateRunResults { __typename ... on TerminateRunFailure { message } } } } }""",
+        __typename ... on TerminateRunsResult { terminateRunResults {
+          __typename ... on TerminateRunFailure { message } } } } }""",
         {"ids": [r["runId"] for r in runs]})["terminateRuns"]
     assert {r["__typename"] for r in terminated["terminateRunResults"]} == {"TerminateRunSuccess"}, (terminated, runs)
     runs = _wait_for_runs(port, [{"key": "dagster/backfill", "value": launched}], len(BACKFILL_PARTITIONS))
