@@ -885,7 +885,7 @@ def test_value_section_when_the_12_month_cohort_is_empty():
     assert "Hospital costs avoided per patient" not in sec and "Return per £1 spent" not in sec
 
 
-def test_value_section_withholds_a_small_matched_group(tmp_path):
+def test_value_section_withholds_a_small_matched_group():
     """Fewer than 8 matched patients in the 12 month cohort: the matched saving per patient is a mean over them,
     so it and every return worked from it are *; the naive figures stay, and nothing is quoted from them."""
     tables = fixture_tables()
