@@ -16,8 +16,7 @@ from speval.report import disclosure as dc
 from speval.report.render import build_context, render_html
 from speval.report.sections.mh_pathway import SHARE_OF, change_interval, mean_changes, mh_pathway
 from speval.run.vocabulary import MH_PATHWAY_STEPS
-from test_report import html_text
-from test_report import WB_MEASURES, fixture_meta, fixture_tables
+from test_report import WB_MEASURES, fixture_meta, fixture_tables, html_text
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
 
