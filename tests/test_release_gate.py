@@ -16,9 +16,9 @@ import pytest
 
 from speval.report import disclosure as dc
 from speval.report import render
-from speval.report.release import check_csv, check_html, check_json, check_release, read_marks
+from speval.report.release import Mark, check_csv, check_html, check_json, check_release, judge, read_marks
 from speval.report.render import build_context, render_html, render_report
-from speval.report.templating import html_environment
+from speval.report.templating import COUNT, PCT, html_environment
 from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST
 from test_report import fixture_meta, fixture_tables
 
@@ -47,6 +47,31 @@ def page_text(pdf: Path, page: int) -> str:
 
 
 # --------------------------------------------------------------------------- the marks
+
+
+@pytest.mark.parametrize("printed, rule", [
+    ("0", None), ("*", None), ("10", None), ("1,250", None), ("1250", None),
+    ("1", "count_1_to_7"), ("7", "count_1_to_7"), ("8", "count_not_rounded"), ("1,251", "count_not_rounded"),
+    ("seven", "not_a_figure"), ("1,25", "not_a_figure"),
+])
+def test_a_printed_count_is_judged_at_the_boundaries(printed, rule):
+    """0 and * pass, 1 to 7 must be *, from 8 a count must be a multiple of 5; anything else is no figure."""
+    findings = judge([Mark("c", COUNT, None, "t")], {"c": printed}, "f", {"c": "t"})
+    assert [f.rule for f in findings] == ([rule] if rule else [])
+
+
+@pytest.mark.parametrize("denominator, pct, rule", [
+    ("10", "40", None), ("10", "*", None), ("8", "40", None), ("7", "40", "denominator_under_8"),
+    ("5", "40", "denominator_under_8"), ("*", "40", "denominator_under_8"),
+    (None, "40", "denominator_not_printed"), ("10", "4O", "not_a_figure"),
+])
+def test_a_printed_percentage_is_judged_on_its_printed_denominator(denominator, pct, rule):
+    """A percentage needs its denominator printed as a count of 8 people or more (* says fewer than 8). Only the
+    percentage's findings are looked at here: the count's own are judged above."""
+    marks = [Mark("p", PCT, "c" if denominator is not None else None, "pct"), Mark("c", COUNT, None, "count")]
+    printed = {"p": pct, **({"c": denominator} if denominator is not None else {})}
+    findings = judge(marks, printed, "f", {"p": "pct", "c": "count"})
+    assert [f.rule for f in findings if f.where == "pct"] == ([rule] if rule else [])
 
 
 def test_one_helper_marks_counts_and_percentages_of_people():

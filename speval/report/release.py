@@ -40,10 +40,10 @@ CSV_FOLDERS = ("tables", "quality")
 
 #: Each rule a finding can break, in words (the keys are what the check's metadata counts).
 RULES = {
-    "count_1_to_7": "a count of 1 to 7 people is printed instead of *",
-    "count_not_rounded": "a count of people is not rounded to the nearest 5",
-    "not_a_figure": "a marked count or percentage of people is not a number or *",
-    "denominator_under_8": "a percentage of fewer than 8 people is printed",
+    "count_1_to_7": f"a count of 1 to {SMALL_MAX} people is printed instead of {SUPPRESSED}",
+    "count_not_rounded": f"a count of people is not rounded to the nearest {ROUNDING_BASE}",
+    "not_a_figure": f"a marked count or percentage of people is not a number or {SUPPRESSED}",
+    "denominator_under_8": f"a percentage of fewer than {SMALL_MAX + 1} people is printed",
     "denominator_not_printed": "a percentage does not name a printed count of people as its denominator",
     "mark_not_in_pdf": "a marked figure of the HTML report has no word at its place in the PDF",
     "mark_not_in_html": "the PDF has a marked figure the HTML report does not have",
@@ -342,9 +342,9 @@ def _count_rule(printed: str) -> str | None:
     """The rule a printed count breaks, if any: ``0`` and ``*`` pass, as does a multiple of 5 from 10 up."""
     if printed == SUPPRESSED:
         return None
-    if not _COUNT.match(printed):
+    n = _people(printed)
+    if n is None:
         return "not_a_figure"
-    n = int(printed.replace(",", ""))
     if 1 <= n <= SMALL_MAX:
         return "count_1_to_7"
     return "count_not_rounded" if n % ROUNDING_BASE else None
@@ -391,10 +391,10 @@ def judge(marks: list[Mark], printed: dict[str, str], file: str, where: dict[str
     return findings
 
 
-def check_html(path: Path, name: str | None = None) -> tuple[list[Mark], list[Finding]]:
+def check_html(path: Path) -> tuple[list[Mark], list[Finding]]:
     """The marks of the HTML report and what is wrong with them, judged on their printed text; and any identifier
     in its text."""
-    name = name or path.name
+    name = path.name
     marks, blocks = read_marks(path.read_text(encoding="utf-8"))
     findings = []
     seen: Counter[str] = Counter(m.id for m in marks)
@@ -419,7 +419,6 @@ class Word:
 
 @dataclass
 class Page:
-    width: float
     height: float
     words: list[Word]
 
@@ -451,7 +450,7 @@ def pdf_pages(pdf: Path) -> list[Page]:
     for chunk in out.split("<page ")[1:]:
         m = _PAGE.match("<page " + chunk)
         words = [Word(float(a), float(b), float(c), float(d), unescape(t)) for a, b, c, d, t in _WORD.findall(chunk)]
-        pages.append(Page(float(m.group(1)), float(m.group(2)), words))
+        pages.append(Page(float(m.group(2)), words))
     return pages
 
 
@@ -492,11 +491,11 @@ def page_text(page: Page) -> str:
     return "\n".join(out)
 
 
-def check_pdf(path: Path, marks: list[Mark], name: str | None = None) -> tuple[int, list[Finding]]:
+def check_pdf(path: Path, marks: list[Mark]) -> tuple[int, list[Finding]]:
     """The marks of the HTML report as the PDF prints them (the word at each mark's named destination), judged by
     the same rules, and any identifier in the PDF's text; each finding names its page. Returns how many marks were
     found in the PDF, and the findings."""
-    name = name or path.name
+    name = path.name
     if shutil.which("pdfinfo") is None or shutil.which("pdftotext") is None:
         return 0, [Finding(name, "the whole file", "unreadable", detail="pdfinfo and pdftotext (poppler-utils) "
                                                                           "are not installed")]
