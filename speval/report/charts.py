@@ -18,6 +18,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from speval.run.vocabulary import SMD_THRESHOLD
+
 FONT_FAMILY = "DejaVu Sans"
 _CHROMIUM = Path("/usr/bin/chromium")
 _server_lock = threading.Lock()
@@ -153,7 +155,7 @@ def love_plot_figure(
     labels: list[str],
     panels: list[tuple[str, list[float | None], list[float | None]]],
     *,
-    threshold: float = 0.1,
+    threshold: float = SMD_THRESHOLD,
     prefix: str = "love",
     width: int = 680,
     row_height: int = 21,

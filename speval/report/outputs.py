@@ -20,7 +20,7 @@ import polars as pl
 from speval.ingest.files import sha256_of
 from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST
 from speval.economics.reference import ADJUSTMENTS, WAGES
-from speval.analysis.comparison import COVARIATES
+from speval.analysis.comparison import BALANCE_SCHEMA, COVARIATES
 from speval.report.sections.common import change_interval
 from speval.run.vocabulary import (COHORTS, COST_BASES, COST_ITEMS, MEASURE_CODES, SROI_COMPONENTS, UNMATCHED_REASONS,
                                    VALUE_SCENARIOS, WELLBEING_MEASURES)
@@ -140,7 +140,7 @@ MATCHED_EFFECTS_ALL_SETTINGS = f"""
 SENSITIVITY_ORDER = f"{SETTING_ORDER}, {COHORT_ORDER} NULLS LAST, cohort, {MEASURE_ORDER} NULLS LAST, measure"
 # balance_all_settings: one row per setting × cohort × covariate, the columns of analysis.balance (the report's
 # balance table, love plot and sensitivity table read them).
-BALANCE_ALL_SETTINGS_COLUMNS = ("setting", "cohort", "covariate", "smd_before", "smd_after", "variance_ratio_after")
+BALANCE_ALL_SETTINGS_COLUMNS = tuple(BALANCE_SCHEMA)
 BALANCE_ALL_SETTINGS = f"""
     SELECT {", ".join(f"b.{c}" for c in BALANCE_ALL_SETTINGS_COLUMNS)}
     FROM analysis.balance b LEFT JOIN analysis.matching_settings s ON s.setting = b.setting
