@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 from markupsafe import Markup
 
+from speval.economics.reference import REFERENCE_FILES
 from speval.economics.sensitivity import (ADJUSTMENT_STEP, DROP_OFF_RANGE, HEALTH_DISCOUNT_RATE,
                                           HIGH_DISCOUNT_RATE, UNIT_COST_SPREAD, ReturnInputs, SocialValue, Swing,
                                           break_even_saving, reaching, return_swings, social_swings)
@@ -459,12 +460,6 @@ def _refs(numbers: list[int]) -> str:
     return "[" + ", ".join(map(str, numbers)) + "]"
 
 
-#: The reference rows the assumptions table shows (speval/report/outputs.py REPORT_ONLY_TABLES), in its order: each
-#: is read from the file of the same name under data/reference/.
-REFERENCE_TABLES = ("reference_unit_costs", "reference_price_index", "reference_programme_costs", "reference_wages",
-                    "reference_wellbeing_proxies", "reference_sroi_adjustments")
-
-
 def assumptions(tables: Mapping[str, pl.DataFrame], price_year: str) -> dict[str, Any]:
     """Table: each reference value this run used (unit costs, price index, programme cost, wages, well-being
     proxies, SROI adjustments), one line per item with its values, years, status and numbered sources;
@@ -519,8 +514,8 @@ def assumptions(tables: Mapping[str, pl.DataFrame], price_year: str) -> dict[str
                       + "/".join(rate(v[n]).removesuffix("%") for n in names if n in v) + "%"
                       for c, v in by_component.items()), "", adjustments)
     # The reference files the rows come from (data/reference/, named under the table: issue 14).
-    files = [f"data/reference/{name.removeprefix('reference_')}.csv"
-             for name in REFERENCE_TABLES if rows_of(name)]
+    files = [f"data/reference/{spec.filename}" for spec in REFERENCE_FILES
+             if (df := table(tables, f"reference_{spec.name}")) is not None and df.height]
     return {"rows": rows, "sources": sources.items, "price_year": price_year,
             "any_illustrative": any(r["illustrative"] for r in rows), "files": files}
 
