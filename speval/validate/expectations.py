@@ -138,6 +138,9 @@ def reference_suite(name: str) -> list:
 
 
 _CONTEXT = None
+#: Each suite's batch definition (all rows of one dataframe asset), made once per process: GX saves its whole
+#: configuration whenever an asset is added, so an asset per validation would cost more with every suite run.
+_BATCH_DEFINITIONS: dict[str, Any] = {}
 
 
 def validate(name: str, frame: pd.DataFrame, coverage: Coverage) -> list[dict]:
@@ -147,15 +150,8 @@ def validate(name: str, frame: pd.DataFrame, coverage: Coverage) -> list[dict]:
 
 def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list) -> list[dict]:
     """Validate `frame` against `expectations`; return the failed expectations (no cell values)."""
-    global _CONTEXT
     gx = _gx()
-    if _CONTEXT is None:
-        _CONTEXT = gx.get_context(mode="ephemeral")
-        _CONTEXT.variables.progress_bars = {"globally": False}
-        _CONTEXT.data_sources.add_pandas("staged")
-    source = _CONTEXT.data_sources.get("staged")
-    asset = source.add_dataframe_asset(name=f"{suite_name}_{len(source.assets)}")
-    batch = asset.add_batch_definition_whole_dataframe("all rows").get_batch(batch_parameters={"dataframe": frame})
+    batch = _batch_definition(suite_name).get_batch(batch_parameters={"dataframe": frame})
     suite = gx.ExpectationSuite(name=suite_name, expectations=expectations)
     # Pass or fail first (GX's cheapest result format: no counts, no unexpected values); the counts an analyst
     # needs are computed only for a suite that failed. The same expectations decide in both passes.
@@ -176,3 +172,15 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list) -> list[
                 "error": (r.exception_info or {}).get("exception_message") if r.exception_info else None,
             })
     return failed
+
+
+def _batch_definition(suite_name: str) -> Any:
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = _gx().get_context(mode="ephemeral")
+        _CONTEXT.variables.progress_bars = {"globally": False}
+        _CONTEXT.data_sources.add_pandas("staged")
+    if suite_name not in _BATCH_DEFINITIONS:
+        asset = _CONTEXT.data_sources.get("staged").add_dataframe_asset(name=suite_name)
+        _BATCH_DEFINITIONS[suite_name] = asset.add_batch_definition_whole_dataframe("all rows")
+    return _BATCH_DEFINITIONS[suite_name]
