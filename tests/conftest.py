@@ -5,6 +5,7 @@ import fcntl
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,27 @@ def _built_once(folder: Path, build) -> Path:
             build(folder)
             (folder / ".built").touch()
     return folder
+
+
+MEMORY = Path("/dev/shm")
+
+
+@pytest.fixture(scope="session")
+def dagster_storage_folder(tmp_path_factory):
+    """`make()` gives a fresh folder for a Dagster instance's SQLite run history: in memory (/dev/shm) when the
+    machine has room there, otherwise a temporary folder. On disk that history costs a run about 4 s of commits
+    (docs/scaling.md); the tests check what it records, not the disk. Removed at the end of the session."""
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        if MEMORY.is_dir() and os.access(MEMORY, os.W_OK) and shutil.disk_usage(MEMORY).free > 256 * 2**20:
+            made.append(Path(tempfile.mkdtemp(prefix=f"speval-{name}-", dir=MEMORY)))
+            return made[-1]
+        return tmp_path_factory.mktemp(name)
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -283,11 +283,10 @@ def build_refused(data: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def refused(tmp_path_factory):
-    root = tmp_path_factory.mktemp("refused")
+def refused(tmp_path_factory, dagster_storage_folder):
+    root, home = tmp_path_factory.mktemp("refused"), dagster_storage_folder("dagster_home")
     build_refused(root / "data")
-    run = run_cli(root / "data", root, dagster_home=root / "dagster_home")
-    return run, root / "dagster_home"
+    return run_cli(root / "data", root, dagster_home=home), home
 
 
 def test_refused_run_exits_1_without_a_report(refused):

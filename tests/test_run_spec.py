@@ -106,11 +106,10 @@ def test_help_describes_every_option_its_default_and_the_programmes():
         assert text in " ".join(done.stdout.split()), text
 
 
-def test_a_successful_run_is_quiet_and_runs_with_dagster_home_exported(tmp_path):
+def test_a_successful_run_is_quiet_and_runs_with_dagster_home_exported(tmp_path, dagster_storage_folder):
     """One line per stage and the PDF path; DAGSTER_HOME pointing at a folder with the repository's
     dagster.yaml (as `make ui` sets it) no longer needs any other variable."""
-    home = tmp_path / "home"
-    home.mkdir()
+    home = dagster_storage_folder("home")
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if k != "SPEVAL_DAGSTER_STORAGE"} | {"DAGSTER_HOME": str(home)}
     data = tiny(tmp_path / "data")

@@ -52,10 +52,10 @@ def tiny_delivery(data: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory):
+def dagster_ui(tmp_path_factory, dagster_storage_folder):
     """`dagster dev` as `make ui` starts it, with the deployment's folders (data, outputs, warehouses) in a
     temporary folder: runs from the UI, backfills, the sensor and the schedule use those defaults."""
-    storage = tmp_path_factory.mktemp("dagster_storage")
+    storage = dagster_storage_folder("dagster_storage")
     folders = tmp_path_factory.mktemp("deployment")
     tiny_delivery(folders / "data")
     port = _free_port()
