@@ -116,7 +116,7 @@ def test_follow_up_window_comes_from_the_settings(wh, days, found):
 
 
 def write_table_2_data(wh):
-    """Nine referrals of one person (the data set of the former whole-pipeline tests/test_wellbeing_rules.py)."""
+    """Nine referrals of one person (also run through the pipeline: tests/test_rules_in_the_pipeline.py)."""
     def referral(date="2013-01-01", **kw):
         return wh.referral("P1", date, **kw)["REFERRAL_ID"]
 
