@@ -57,6 +57,9 @@ POSTCODE = (
     r"\s*[0-9][ABD-HJLNP-UW-Z]{2})\b"
 )
 _POSTCODE = re.compile(POSTCODE)
+#: Either candidate in one pattern, for a single vectorised pass over every column of a file (Polars' engine:
+#: POSTCODE's case-insensitive flag stays inside its group).
+_CANDIDATE_OR_POSTCODE = rf"(?:{_CANDIDATE})|(?:{POSTCODE})"
 
 
 class IdentifierError(Exception):
@@ -155,6 +158,21 @@ def first_identifier(values: pl.Series, key: bool = False) -> tuple[int, str] | 
     return None
 
 
+def first_identifiers(frame: pl.DataFrame, key_columns: frozenset[str] = frozenset()) -> dict[str, tuple[int, str]]:
+    """Column -> (index, what) of its first value holding an NHS number or a postcode (in `key_columns`: being
+    one), for each column that has one, in column order. One vectorised pass over the whole frame finds the
+    columns with candidate values (the same candidates as `first_identifier`'s); only those are checked further,
+    so a file's many clean columns cost one scan, not a scan each."""
+    flagged = frame.select(pl.all().cast(pl.String).str.contains(_CANDIDATE_OR_POSTCODE).fill_null(False).any())
+    found = {}
+    for column in frame.columns:
+        if flagged.get_column(column)[0]:
+            hit = first_identifier(frame.get_column(column), key=column in key_columns)
+            if hit:
+                found[column] = hit
+    return found
+
+
 def refuse_identifiers(frame: pl.DataFrame, file: str, row_numbers: pl.Series,
                        key_columns: frozenset[str] = frozenset()) -> None:
     """Raise IdentifierError naming the file and the first offending column or cell.
@@ -162,14 +180,13 @@ def refuse_identifiers(frame: pl.DataFrame, file: str, row_numbers: pl.Series,
     `frame` holds the file's cells as strings with its original headers; `row_numbers` gives each
     row's number as a spreadsheet shows it; `key_columns` are the frame's columns holding pseudonymised keys.
     """
-    for header in frame.columns:
-        hit = first_identifier(frame.get_column(header), key=header in key_columns)
-        if hit:
-            row, what = row_numbers[hit[0]], hit[1]
-            raise IdentifierError(
-                f"{file}: refused — row {row}, column {header!r} holds {what} "
-                f"(files carrying direct identifiers are refused; value not shown)"
-            )
+    hits = first_identifiers(frame, key_columns)
+    if hits:
+        header, (index, what) = next(iter(hits.items()))
+        raise IdentifierError(
+            f"{file}: refused — row {row_numbers[index]}, column {header!r} holds {what} "
+            f"(files carrying direct identifiers are refused; value not shown)"
+        )
 
 
 def key_columns_of(headers: list) -> frozenset[str]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import polars as pl
 
-from speval.ingest.identifiers import first_identifier, identifier_in_key, identifier_in_text
+from speval.ingest.identifiers import first_identifiers, identifier_in_key, identifier_in_text
 from speval.report.disclosure import ROUNDING_BASE, SMALL_MAX, SUPPRESSED
 from speval.report.templating import COUNT, DENOMINATOR, MARK_CLASS, MARK_ID, PCT
 from speval.run.spec import REPORT_HTML, REPORT_PDF, RUN_MANIFEST
@@ -545,10 +545,9 @@ def check_csv(path: Path, name: str) -> list[Finding]:
         return [Finding(name, "the whole file", "unreadable", detail=type(error).__name__)]
     findings = [Finding(name, f"header of column {i}", rule)
                 for i, header in enumerate(frame.columns, start=1) if (rule := _identifier_rule(header))]
-    for column in frame.columns:
-        hit = first_identifier(frame.get_column(column), key=_is_digest_name(column))
-        if hit:
-            findings.append(Finding(name, f"row {hit[0] + 2}, column “{column}”", _IDENTIFIER_RULES[hit[1]]))
+    digests = frozenset(column for column in frame.columns if _is_digest_name(column))
+    for column, (index, what) in first_identifiers(frame, digests).items():
+        findings.append(Finding(name, f"row {index + 2}, column “{column}”", _IDENTIFIER_RULES[what]))
     return findings
 
 
