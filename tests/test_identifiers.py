@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from speval.ingest.identifiers import (IdentifierError, contains_nhs_number, contains_postcode, first_identifier,
+                                first_identifiers,
                                 identifier_in_text, identifier_name_mask, is_identifier_column, is_nhs_number, refuse_identifier_headers,
                                 refuse_identifiers, safe_name, valid_nhs_digits)
 
@@ -96,6 +97,22 @@ def test_the_vectorised_scan_agrees_with_the_scalar_rule(values):
     hits = [i for i, v in enumerate(values) if identifier_in_text(v)]
     found = first_identifier(pl.Series(values))
     assert (found[0] if found else None) == (hits[0] if hits else None)
+
+
+CELLS = st.one_of(st.none(), st.text(alphabet="0123456789 -.\u00a0\u2013AS6U2Dsu", max_size=16),
+                  nhs_numbers().map(lambda d: f"{d[:3]} {d[3:6]} {d[6:]}"), st.sampled_from(["S60 2UD", "gir 0aa"]))
+
+
+@given(st.lists(st.lists(CELLS, min_size=3, max_size=3), min_size=1, max_size=6), st.sets(st.integers(0, 5)))
+def test_the_whole_file_scan_finds_in_each_column_what_the_column_scan_finds(columns, keys):
+    """first_identifiers (one pass over every column, ingest and the release check) gives, column by column and
+    in column order, exactly the first hit of first_identifier (a key column: a value that is an identifier)."""
+    frame = pl.DataFrame({f"c{i}": cells for i, cells in enumerate(columns)}, schema={f"c{i}": pl.String
+                                                                                      for i in range(len(columns))})
+    key_columns = frozenset(f"c{i}" for i in keys)
+    expected = {c: hit for c in frame.columns if (hit := first_identifier(frame[c], key=c in key_columns))}
+    found = first_identifiers(frame, key_columns)
+    assert found == expected and list(found) == list(expected)
 
 
 def test_nhs_number_check_digit():
