@@ -209,25 +209,13 @@ def test_a_backfill_launched_from_the_ui_makes_a_queued_run_for_each_partition(d
     assert {r["status"] for r in runs} == {"CANCELED"}, runs
 
 
-def test_two_partitions_launched_from_the_launchpad_run_side_by_side_and_are_kept(dagster_ui, launched):
-    port, storage, folders = dagster_ui
-    runs = [_wait_for_runs(port, [{"key": "dagster/partition", "value": p}], 1)[0] for p in LAUNCHPAD_PARTITIONS]
-    assert all(r["status"] == "SUCCESS" for r in runs), runs
-    # Side by side: each started before the other ended (two runs at a time; each partition its own file).
-    first, second = sorted(runs, key=lambda r: r["startTime"])
-    assert second["startTime"] < first["endTime"], runs
-    for partition in LAUNCHPAD_PARTITIONS:
-        programme, quarter = partition.split("|")
-        assert (folders / "out" / programme / quarter / "evaluation_report.pdf").is_file()
-        assert (folders / "warehouse" / programme / f"{quarter}.duckdb").is_file()  # the partition's own warehouse
-    assert (storage / "runs.db").is_file() or any(storage.rglob("*.db"))  # run history persisted
-    # The report's materialisation in this partition carries the hashes an auditor checks.
-    asset = _graphql(port, """{ assetOrError(assetKey: {path: ["report", "evaluation_report"]}) { ... on Asset {
-        assetMaterializations(partitions: ["LTC|2013Q4"], limit: 1) { partition
-          metadataEntries { label ... on TextMetadataEntry { text } } } } } }""")["assetOrError"]
-    [materialization] = asset["assetMaterializations"]
-    entries = {e["label"]: e.get("text") for e in materialization["metadataEntries"]}
-    assert len(entries["pdf_sha256"]) == 64 and entries["quarter"] == "2013Q4" and entries["programme"] == "LTC"
+def _load(flags: list[str], url: str, shot: Path) -> str:
+    """Load `url` once in headless Chromium: its screenshot to `shot`, its DOM returned."""
+    return subprocess.run([CHROMIUM, *flags, "--window-size=1400,900", f"--screenshot={shot}", "--dump-dom", url],
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+# The next two tests need no finished run: placed here, they go while the Launchpad's two runs may still be going.
 
 
 def test_the_ui_evaluates_the_sensor_and_the_schedule(dagster_ui):
@@ -251,12 +239,6 @@ def test_the_ui_evaluates_the_sensor_and_the_schedule(dagster_ui):
     assert "no HES delivery covers 2015Q4" in result["skipReason"], schedule
 
 
-def _load(flags: list[str], url: str, shot: Path) -> str:
-    """Load `url` once in headless Chromium: its screenshot to `shot`, its DOM returned."""
-    return subprocess.run([CHROMIUM, *flags, "--window-size=1400,900", f"--screenshot={shot}", "--dump-dom", url],
-                          capture_output=True, text=True, timeout=120).stdout
-
-
 def test_lineage_page_renders_in_chromium(dagster_ui, tmp_path):
     port, _, _ = dagster_ui
     url = f"http://127.0.0.1:{port}/assets/report/run_manifest?view=lineage&lineageScope=upstream&lineageDepth=2"
@@ -268,6 +250,27 @@ def test_lineage_page_renders_in_chromium(dagster_ui, tmp_path):
     for name in ("run_manifest", "evaluation_report", "analysis_tables"):
         assert name in dom, name
     assert shot.stat().st_size > 20_000
+
+
+def test_two_partitions_launched_from_the_launchpad_run_side_by_side_and_are_kept(dagster_ui, launched):
+    port, storage, folders = dagster_ui
+    runs = [_wait_for_runs(port, [{"key": "dagster/partition", "value": p}], 1)[0] for p in LAUNCHPAD_PARTITIONS]
+    assert all(r["status"] == "SUCCESS" for r in runs), runs
+    # Side by side: each started before the other ended (two runs at a time; each partition its own file).
+    first, second = sorted(runs, key=lambda r: r["startTime"])
+    assert second["startTime"] < first["endTime"], runs
+    for partition in LAUNCHPAD_PARTITIONS:
+        programme, quarter = partition.split("|")
+        assert (folders / "out" / programme / quarter / "evaluation_report.pdf").is_file()
+        assert (folders / "warehouse" / programme / f"{quarter}.duckdb").is_file()  # the partition's own warehouse
+    assert (storage / "runs.db").is_file() or any(storage.rglob("*.db"))  # run history persisted
+    # The report's materialisation in this partition carries the hashes an auditor checks.
+    asset = _graphql(port, """{ assetOrError(assetKey: {path: ["report", "evaluation_report"]}) { ... on Asset {
+        assetMaterializations(partitions: ["LTC|2013Q4"], limit: 1) { partition
+          metadataEntries { label ... on TextMetadataEntry { text } } } } } }""")["assetOrError"]
+    [materialization] = asset["assetMaterializations"]
+    entries = {e["label"]: e.get("text") for e in materialization["metadataEntries"]}
+    assert len(entries["pdf_sha256"]) == 64 and entries["quarter"] == "2013Q4" and entries["programme"] == "LTC"
 
 
 ARTEFACTS = REPO / "tests" / "artefacts"  # git-ignored: the UI screenshots of the last test run
