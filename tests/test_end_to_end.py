@@ -51,8 +51,19 @@ def demo(tmp_path_factory):
     generate(root / "data", scale=0.1, seed=42)
     args = ["run", "--quarter", QUARTER, "--data-dir", str(root / "data"), "--warehouse", str(root / "w.duckdb")]
     assert main([*args, "--out", str(root / "out")]) == 0
-    assert main([*args, "--out", str(root / "out_again")]) == 0
+    (root / "stored_after_first_run.json").write_text(json.dumps(stored_rows(root / "w.duckdb")))
+    assert main([*args, "--out", str(root / "out_again")]) == 0  # the same quarter again, on the same warehouse
     return root
+
+
+def stored_rows(warehouse: Path) -> dict[str, int]:
+    """Rows held by the warehouse's raw, staged and audit tables."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables "
+                             "WHERE table_schema IN ('raw', 'staged', 'audit') ORDER BY 1").fetchall()
+        return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for (name,) in tables}
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +184,14 @@ def test_same_inputs_give_identical_tables_and_pdf(demo):
                  *(f"tables/{p.name}" for p in (first / "tables").glob("*.csv"))]:
         a, b = (first / name).read_bytes(), (second / name).read_bytes()
         assert hashlib.sha256(a).digest() == hashlib.sha256(b).digest(), name
+
+
+def test_rerunning_a_quarter_adds_nothing(demo):
+    """The second run read the same deliveries into the same warehouse: no raw, staged or audit row more (its
+    tables and PDF are the first run's, byte for byte: the test above)."""
+    first = json.loads((demo / "stored_after_first_run.json").read_text())
+    assert first["raw.apc"] > 0 and first["audit.row_outcomes"] > 0 and first["audit.ingest_log"] > 0
+    assert stored_rows(demo / "w.duckdb") == first
 
 
 def test_manifest_hashes_every_input_and_output(demo):

@@ -3,7 +3,8 @@
 
 - `accepted`: inputs that must be read (workbooks named `.XLSX`/`.xlsm`, pseudonymised keys holding ten
   digits, a quote inside a field), listed as not read (extra files, a `2013q4` folder, an Excel lock file),
-  or quarantined (Excel error cells, rows that differ only by a NUL cell). The run succeeds.
+  or quarantined (Excel error cells, rows that differ only by a NUL cell). The run succeeds, quietly, and is
+  recorded in the DAGSTER_HOME it was given, where an auditor finds what it published.
 - `refused`: one file per refusal rule added since the first bad-input corpus; the run exits 1 naming each,
   and none of their contents reach stdout, stderr, the warehouse or the Dagster run history.
 - modified deliveries: a manifest edited, a workbook deleted, a return saved as `.xls`.
@@ -14,6 +15,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,13 +36,12 @@ NHS = "9434765919"  # valid check digit
 NAME = "Hargreaves"
 
 
-def run_cli(data_dir: Path, root: Path, dagster_home: Path | None = None) -> Run:
-    """`speval run` in a subprocess, as a user runs it; with `dagster_home`, runs are recorded there."""
+def run_cli(data_dir: Path, root: Path, dagster_home: Path) -> Run:
+    """`speval run` in a subprocess, as a user runs it, with DAGSTER_HOME exported and pointing at a folder with
+    the repository's dagster.yaml (as `make ui` sets it, and nothing else): runs are recorded there."""
     out, warehouse = root / "out", root / "warehouse.duckdb"
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    if dagster_home:
-        dagster_home.mkdir(exist_ok=True)
-        env["DAGSTER_HOME"] = str(dagster_home)
+    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "SPEVAL_DAGSTER_STORAGE"} | {"DAGSTER_HOME": str(dagster_home)}
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "run", "--quarter", QUARTER, "--programme", "LTC",
          "--data-dir", str(data_dir), "--out", str(out), "--warehouse", str(warehouse)],
@@ -91,8 +92,9 @@ def leaks(value: str, text: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def accepted(tmp_path_factory):
-    root = tmp_path_factory.mktemp("accepted")
+def accepted_run(tmp_path_factory, dagster_storage_folder) -> tuple[Run, Path]:
+    """The run of the `accepted` data set and the DAGSTER_HOME it was recorded in."""
+    root, home = tmp_path_factory.mktemp("accepted"), dagster_storage_folder("accepted_home")
     data = root / "data"
     ds = population(data)
     ds.person("Ta1301460664b")  # a supplier's token with ten digits inside: not an NHS number
@@ -127,7 +129,12 @@ def accepted(tmp_path_factory):
     (data / RETURNS / "minutes.pdf").write_bytes(b"%PDF-1.4")
     (data / HES / "apc_old.csv").write_text("x\n")
     (data / "outcome_tool" / "2013q4").mkdir()
-    return run_cli(data, root)
+    return run_cli(data, root, dagster_home=home), home
+
+
+@pytest.fixture(scope="module")
+def accepted(accepted_run) -> Run:
+    return accepted_run[0]
 
 
 def outcome(run: Run, file: str, row: int) -> tuple:
@@ -138,6 +145,59 @@ def outcome(run: Run, file: str, row: int) -> tuple:
 def test_accepted_run_succeeds(accepted):
     assert accepted.exit_code == 0, accepted.stderr[-3000:]
     assert (accepted.run_dir / "evaluation_report.pdf").is_file()
+
+
+def test_a_successful_run_is_quiet_and_recorded_in_dagster_home(accepted_run):
+    """One line for the run, one per stage and the PDF path; DAGSTER_HOME pointing at a folder with the
+    repository's dagster.yaml needs no other variable, and the run is in that instance's history."""
+    run, home = accepted_run
+    assert run.exit_code == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("LTC 2013Q4: HES delivery 2013Q4 (cut-off 2013-12-31), outcome-tool export 2013Q4")
+    assert [line.split(":")[0].strip() for line in lines[1:-1]] == [
+        "ingest", "validate", "core", "cohorts", "outcomes", "matching", "economics", "report"]
+    assert lines[-1] == f"Report: {(run.run_dir / 'evaluation_report.pdf').resolve()}"
+    assert run.stderr == ""
+    assert any((home / ".dagster").rglob("*.db"))
+
+
+def test_the_run_history_shows_an_auditor_what_was_published(accepted_run):
+    """The report's and the manifest's materialisations say which quarter, programme and commit they are, with
+    the sha256 of the PDF, the HTML and the manifest as published; the tables carry Markdown previews; checks
+    carry numbers the UI can plot."""
+    import hashlib
+
+    run, home = accepted_run
+    probe = (
+        "import dagster as dg, json\n"
+        "i = dg.DagsterInstance.get()\n"
+        "m = lambda k: {n: v.value for n, v in i.get_latest_materialization_event(dg.AssetKey(k))"
+        ".asset_materialization.metadata.items()}\n"
+        "checks = {}\n"
+        "for r in i.get_runs(limit=1):\n"
+        "    for e in i.all_logs(r.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):\n"
+        "        ev = e.dagster_event.event_specific_data\n"
+        "        checks[ev.asset_check_key.name + '@' + ev.asset_key.to_user_string()] = "
+        "{n: v.value for n, v in ev.metadata.items()}\n"
+        "print(json.dumps({'manifest': m(['report', 'run_manifest']), 'report': m(['report', 'evaluation_report']),"
+        " 'tables': m(['report', 'analysis_tables']), 'checks': checks}, default=str))"
+    )
+    env = os.environ | {"DAGSTER_HOME": str(home), "SPEVAL_DAGSTER_STORAGE": str(home / ".dagster")}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True,
+                          check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    folder = run.run_dir
+    sha = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+           for name in ("evaluation_report.pdf", "evaluation_report.html", "run_manifest.json")}
+    for asset in ("manifest", "report"):
+        assert (seen[asset]["quarter"], seen[asset]["programme"]) == ("2013Q4", "LTC")
+        assert len(seen[asset]["git_commit"]) == 40 or seen[asset]["git_commit"] == "unknown"
+        assert seen[asset]["pdf_sha256"] == sha["evaluation_report.pdf"]
+        assert seen[asset]["html_sha256"] == sha["evaluation_report.html"]
+    assert seen["manifest"]["manifest_sha256"] == sha["run_manifest.json"]
+    assert seen["manifest"]["report_pdf"] == (folder / "evaluation_report.pdf").resolve().as_uri()
+    assert seen["tables"]["preview_attrition"].startswith("| cohort | step | n |")
+    assert isinstance(seen["checks"]["quarantine_share_below_5pct@staged/apc"]["max_quarantined_pct"], float)
 
 
 @pytest.mark.parametrize("workbook", ["VCS08.XLSX", "VCS09.xlsm"])
