@@ -114,13 +114,16 @@ def demo_run(session_folder, demo_data) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_mh_run(session_folder, demo_data) -> Path:
-    """`speval run` of the mental-health programme (MH 2016Q4: its referrals start in 2015) on `demo_data`, once
-    per test session: the run's output folder `out/MH/2016Q4`. Read-only."""
+def demo_mh_run(session_folder) -> Path:
+    """`speval run` of the mental-health programme (MH 2016Q4: its referrals start in 2015) on the demo data set
+    at scale 0.3 (seed 42: about 47 people referred, 44 in the 6-month cohort; a run of 30 s instead of 45 s at
+    scale 1), once per test session: the run's output folder `out/MH/2016Q4`. Read-only."""
     from pipelines.cli import main
+    from speval.demo import generate
 
     def run(folder: Path) -> None:
-        assert main(["run", "--quarter", "2016Q4", "--programme", "MH", "--data-dir", str(demo_data),
+        generate(folder / "data", scale=0.3, seed=42)
+        assert main(["run", "--quarter", "2016Q4", "--programme", "MH", "--data-dir", str(folder / "data"),
                      "--out", str(folder / "out"), "--warehouse", str(folder / "w.duckdb")]) == 0
 
     return _built_once(session_folder / "demo_mh_run", run) / "out" / "MH" / "2016Q4"
@@ -138,16 +141,17 @@ def fixture_report(session_folder) -> dict[str, Path]:
     return {"html": folder / "evaluation_report.html", "pdf": folder / "evaluation_report.pdf"}
 
 
-# The longest modules, measured with `pytest --durations=0` (seconds per module, its tests summed, 2 workers):
-# test_ui ~75 (a real `dagster dev`, two runs, Chromium), test_report_mh ~95 (it builds the MH demo run),
-# test_validation_properties ~80, test_run_safety ~70, ... They start first so that no worker is left with one of
+# The longest modules, measured with a timeline of the suite (seconds per module, its tests summed, 2 workers,
+# 2 December 2026): test_planted_truth ~84 (it builds the LTC demo run), test_ui ~83 (a real `dagster dev`, two
+# runs, Chromium; half of it waiting for Dagster's daemon), test_validation_properties ~65-80 (three whole runs on
+# random data), test_run_safety ~70, test_refusals ~60, ... They start first so that no worker is left with one of
 # them at the end; `make test` passes --no-loadscope-reorder so that pytest-xdist keeps this order (it would
 # otherwise hand modules out by number of tests). test_ui starts first because its runs wait in Dagster's queue
 # while the other worker works; test_planted_truth builds the shared demo run, which test_release_gate,
 # test_traceability and test_report_economics read: it starts second.
-LONGEST_MODULES = ("test_ui", "test_planted_truth", "test_report_mh", "test_validation_properties", "test_report",
-                   "test_run_safety", "test_refusals", "test_run_spec", "test_reruns_and_expectations",
-                   "test_end_to_end", "test_bad_input", "test_release_gate", "test_deliveries")
+LONGEST_MODULES = ("test_ui", "test_planted_truth", "test_validation_properties", "test_run_safety", "test_refusals",
+                   "test_end_to_end", "test_report_mh", "test_report", "test_bad_input", "test_release_gate",
+                   "test_reruns_and_expectations", "test_deliveries", "test_run_spec")
 
 
 def pytest_collection_modifyitems(items):

@@ -250,8 +250,9 @@ def test_every_file_reconciles_and_planted_defects_are_caught(demo):
 
 
 def test_mental_health_programme_and_a_programme_with_no_referrals_yet(demo, demo_mh_run, capsys):
-    """MH referrals start in 2015: its 2016Q4 report (the demo's, run once per session) has cohorts; a 2013Q4
-    MH run is refused before it starts (exit 2, one line), never published as "about 0 people referred"."""
+    """MH referrals start in 2015: its 2016Q4 report (demo data at scale 0.3, run once per session) has cohorts;
+    a 2013Q4 MH run is refused before it starts (exit 2, one line), never published as "about 0 people
+    referred"."""
     from pipelines.cli import main
 
     tables = demo_mh_run / "tables"
