@@ -182,6 +182,8 @@ def test_the_run_history_shows_an_auditor_what_was_published(accepted_run):
         "print(json.dumps({'manifest': m(['report', 'run_manifest']), 'report': m(['report', 'evaluation_report']),"
         " 'tables': m(['report', 'analysis_tables']), 'checks': checks}, default=str))"
     )
+    # The CLI fills in the storage folder dagster.yaml asks for (DAGSTER_HOME/.dagster); a plain Dagster process
+    # is given it, as `make ui` gives it to `dagster dev`.
     env = os.environ | {"DAGSTER_HOME": str(home), "SPEVAL_DAGSTER_STORAGE": str(home / ".dagster")}
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True,
                           check=True)
