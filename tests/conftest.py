@@ -64,6 +64,32 @@ def _built_once(folder: Path, build) -> Path:
     return folder
 
 
+_charts_drawn: dict[tuple[str, int, int], str | bytes] = {}
+
+
+@pytest.fixture(autouse=True)
+def each_chart_drawn_once(request, monkeypatch):
+    """The fast tests build the report from the same fixture tables dozens of times, and kaleido draws each chart
+    in Chromium (about 0.2 s a chart, six or more a report). Here each distinct chart (same figure, same size) is
+    drawn once per worker and reused. Whole runs and the UI (`pipeline`, `browser`) always draw their own: that
+    two runs give the same PDF bytes, charts included, is checked there."""
+    if request.node.get_closest_marker("pipeline") or request.node.get_closest_marker("browser"):
+        yield
+        return
+    from speval.report import charts
+
+    draw = charts._render_svg
+
+    def drawn_once(fig, width: int, height: int) -> str | bytes:
+        key = (fig.to_json(), width, height)
+        if key not in _charts_drawn:
+            _charts_drawn[key] = draw(fig, width, height)
+        return _charts_drawn[key]
+
+    monkeypatch.setattr(charts, "_render_svg", drawn_once)
+    yield
+
+
 MEMORY = Path("/dev/shm")
 
 
