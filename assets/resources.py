@@ -74,7 +74,7 @@ class EvaluationSettings(dg.ConfigurableResource):
         return RunSpec.build(quarter, programme, self.data_dir, self.out_dir, parameters)
 
     def setup_for_execution(self, context) -> None:
-        self._spec = plan_run(self.run_spec(*run_partition(context.dagster_run.tags)))
+        self._spec = plan_run(self.run_spec(*run_partition(context.run.tags)))
 
     @property
     def spec(self) -> RunSpec:
@@ -114,7 +114,7 @@ class Warehouse(DuckDBResource):
     _keep_open: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context) -> None:
-        self._path = self.database or str(partition_warehouse(*run_partition(context.dagster_run.tags)))
+        self._path = self.database or str(partition_warehouse(*run_partition(context.run.tags)))
         if self._path.startswith(":memory:"):
             return  # an in-memory warehouse is private to its run
         Path(self._path).parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ For each scale: generates the demo data (seed 42) under bench/out/pipeline/ once
 temporary folder) and a fresh warehouse, sampling the memory of the child and its descendants from
 /proc every 0.1 s. From the run's step timings (recorded by Dagster) it reports the startup (process start to
 the first step), then per stage (the asset groups, in flow order) the time of its steps and the peak memory
-while they ran, and the whole run's wall time and peak memory.
+while they ran, and the whole run's wall time and peak memory; and the longest steps one by one.
 
 For comparison, another child process loads the same current-delivery CSV files the run ingests (HES and
 outcome tool) with DuckDB's own `read_csv` into an in-memory database. Two ratios: the time of the ingest
@@ -34,6 +34,7 @@ OUT = BENCH_DIR / "out" / "pipeline"
 RESULTS = BENCH_DIR / "results" / "pipeline.csv"
 SAMPLE_EVERY = 0.1  # seconds
 OUTSIDE = "between and after steps"
+LONGEST_STEPS = 8  # printed one by one: where a stage's time goes
 RATIO_INGEST, RATIO_RUN = "ratio ingest+staged / read_csv", "ratio whole run / read_csv"
 
 
@@ -148,6 +149,10 @@ def run_stages(data: Path, quarter: str) -> tuple[list[tuple[str, float, float |
     rows.append(("whole run", ended - started, max(rss for _, rss in samples)))
     ingest_staged = sum(s.end_time - s.start_time for s in steps
                         if stages[s.step_key] == "ingest" or s.step_key in staged)
+    print(f"\nThe {LONGEST_STEPS} longest steps ({data.parent.name}): time (s), peak memory while it ran (MiB)")
+    for s in sorted(steps, key=lambda s: s.start_time - s.end_time)[:LONGEST_STEPS]:
+        rss = peak([(s.start_time, s.end_time)])
+        print(f"  {s.step_key:<45} {s.end_time - s.start_time:8.2f} {'' if rss is None else f'{rss:,.0f}':>8}")
     return rows, ingest_staged
 
 

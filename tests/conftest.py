@@ -68,14 +68,12 @@ _charts_drawn: dict[tuple[str, int, int], str | bytes] = {}
 
 
 @pytest.fixture(autouse=True)
-def each_chart_drawn_once(request, monkeypatch):
-    """The fast tests build the report from the same fixture tables dozens of times, and kaleido draws each chart
-    in Chromium (about 0.2 s a chart, six or more a report). Here each distinct chart (same figure, same size) is
-    drawn once per worker and reused. Whole runs and the UI (`pipeline`, `browser`) always draw their own: that
-    two runs give the same PDF bytes, charts included, is checked there."""
-    if request.node.get_closest_marker("pipeline") or request.node.get_closest_marker("browser"):
-        yield
-        return
+def each_chart_drawn_once(monkeypatch):
+    """Tests build reports from the same fixture tables dozens of times, and kaleido draws each chart in Chromium
+    (about 0.2 s a chart, six or more a report). Here each distinct chart (same figure, same size) is drawn once per
+    worker and reused. The whole runs that module- and session-scoped fixtures make (the demo runs, and
+    test_end_to_end's two runs of one quarter, whose PDFs must be byte-identical) are set up before this
+    function-scoped patch, so they draw their own charts: test_end_to_end checks that."""
     from speval.report import charts
 
     draw = charts._render_svg

@@ -46,7 +46,10 @@ def date(value: str) -> dt.date | None:
 def demo(tmp_path_factory):
     from pipelines.cli import main
     from speval.demo import generate
+    from speval.report import charts
 
+    # Both runs draw their charts in Chromium: no test's reuse of drawn charts (conftest.py) is in force yet.
+    assert charts._render_svg.__name__ == "_render_svg"
     root = tmp_path_factory.mktemp("e2e")
     generate(root / "data", scale=0.1, seed=42)
     args = ["run", "--quarter", QUARTER, "--data-dir", str(root / "data"), "--warehouse", str(root / "w.duckdb")]

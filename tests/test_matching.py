@@ -331,6 +331,13 @@ def test_match_rejects_inconsistent_rows():
               MatchSettings())
     with pytest.raises(ValueError, match="also appears among the candidates"):
         match(np.array([0.0, 0.1]), np.array([1, 0], bool), np.array([0, 1]), np.array([1, 1]), MatchSettings())
+    with pytest.raises(ValueError, match="a treated person appears in more than one row"):
+        match(np.array([0.0, 0.1, 0.2]), np.array([1, 1, 0], bool), np.array([0, 1, 1]), np.array(["a", "a", "b"]),
+              MatchSettings())
+    # The same person in two strata as a candidate is allowed (one row per stratum), and so are string ids.
+    result = match(np.array([0.0, 0.05, 0.1]), np.array([1, 0, 0], bool), np.array([0, 0, 1]),
+                   np.array(["t", "c", "c"]), MatchSettings(math.inf, 1, False))
+    assert result.control_row.tolist() == [1]
     with pytest.raises(ValueError, match="missing or infinite"):
         match(np.array([0.0, np.nan]), np.array([1, 0], bool), np.zeros(2, int), np.arange(2), MatchSettings())
 

@@ -206,14 +206,18 @@ class Matcher:
         t_rows = np.flatnonzero(treated)
         c_rows = np.flatnonzero(~treated)
         person_code = np.unique(person, return_inverse=True)[1].ravel()
-        if np.unique(person_code[t_rows]).size != t_rows.size:
-            raise ValueError("a treated person appears in more than one row")
-        if np.intersect1d(person_code[t_rows], person_code[c_rows]).size:
-            raise ValueError("a treated person also appears among the candidates")
         stratum_code = np.unique(stratum, return_inverse=True)[1].ravel()
-        if c_rows.size and np.unique(person_code[c_rows] * (int(stratum_code.max()) + 1)
-                                     + stratum_code[c_rows]).size != c_rows.size:
-            raise ValueError("a candidate person has more than one row in the same stratum")
+        # The checks count rows per code (numpy's np.unique without an inverse hashes: seconds on millions of rows).
+        n_persons = int(person_code.max()) + 1 if n else 0
+        treated_rows_of = np.bincount(person_code[t_rows], minlength=n_persons)
+        if (treated_rows_of > 1).any():
+            raise ValueError("a treated person appears in more than one row")
+        if (treated_rows_of[person_code[c_rows]] > 0).any():
+            raise ValueError("a treated person also appears among the candidates")
+        if c_rows.size:
+            pairs = np.sort(person_code[c_rows] * (int(stratum_code.max()) + 1) + stratum_code[c_rows])
+            if (pairs[1:] == pairs[:-1]).any():
+                raise ValueError("a candidate person has more than one row in the same stratum")
 
         self.sd = float(np.std(logit, ddof=1)) if n > 1 else 0.0
         # Candidates sorted by (stratum, logit, row); each treated's stratum segment [lo, hi) and insertion point.
@@ -481,11 +485,18 @@ def covariate_balance(x_treated: np.ndarray, x_candidates: np.ndarray, x_treated
     """One covariate's balance: SMD before matching (all treated vs all candidate rows, unweighted) and after
     (matched treated vs their controls, ATT-weighted), both over the all-treated SD; and the variance ratio
     after matching (NaN / None when there are no controls)."""
-    sd = treated_sd(x_treated)
+    return {"smd_before": smd(x_treated, x_candidates, None, treated_sd(x_treated)),
+            **balance_after(x_treated, x_treated_after, x_controls_after, w_controls_after)}
+
+
+def balance_after(x_treated: np.ndarray, x_treated_after: np.ndarray, x_controls_after: np.ndarray,
+                  w_controls_after: np.ndarray) -> dict:
+    """The after-matching half of `covariate_balance` (the SMD over the all-treated SD, and the variance ratio):
+    what differs between matching settings, the candidates before matching being the same for all."""
     matched = np.asarray(x_controls_after).size > 0
     return {
-        "smd_before": smd(x_treated, x_candidates, None, sd),
-        "smd_after": smd(x_treated_after, x_controls_after, w_controls_after, sd) if matched else math.nan,
+        "smd_after": smd(x_treated_after, x_controls_after, w_controls_after, treated_sd(x_treated))
+        if matched else math.nan,
         "variance_ratio_after": variance_ratio(x_treated_after, x_controls_after, w_controls_after)
         if matched else None,
     }
