@@ -457,3 +457,25 @@ def test_did_effect_with_replacement_counts_a_reused_control_in_each_set():
                    np.array([4.0, 2.0, 2.0, 2.0]), np.array([2.0, 0.0, 2.0, 0.0]), n_boot=200)
     assert (e.control_before, e.control_after) == (2.0, 0.0)
     assert e.did == pytest.approx((2.0 - 3.0) - (0.0 - 2.0))
+
+
+def test_column_means_and_sds_are_numpys_to_the_last_bit():
+    """The propensity model standardises with `X.mean(axis=0)` / `X.std(axis=0)`; taking a column-stored matrix
+    one column at a time (no copy of the whole matrix) must give exactly the same values, or the matched sets
+    would move."""
+    from speval.analysis.matching import _column_mean_sd
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 1_000, 100_003):
+        X = rng.normal(size=(n, 5)) * rng.uniform(0.01, 1e4, 5) + rng.uniform(-1e3, 1e3, 5)
+        X[:, 2] = rng.integers(0, 3, n)  # a count, as most covariates are
+        for matrix in (np.asfortranarray(X), np.ascontiguousarray(X)):
+            mean, sd = _column_mean_sd(matrix)
+            assert mean.tobytes() == matrix.mean(axis=0).tobytes() and sd.tobytes() == matrix.std(axis=0).tobytes()
+    # What the matching passes: a polars frame's matrix, stored by column.
+    import polars as pl
+
+    X = pl.DataFrame({f"c{j}": rng.normal(size=50_000) * (j + 1) for j in range(4)}).to_numpy()
+    assert X.flags.f_contiguous
+    mean, sd = _column_mean_sd(X)
+    assert mean.tobytes() == X.mean(axis=0).tobytes() and sd.tobytes() == X.std(axis=0).tobytes()
