@@ -187,16 +187,24 @@ def launched(dagster_ui) -> str:
 
 
 def _load(url: str, shot: Path, profile: Path) -> str:
-    """Load `url` once in headless Chromium (its profile in `profile`): its screenshot to `shot`, its DOM
-    returned. 10 s of virtual time: the pages' DOM and screenshots are the same as with 25 s. Virtual time stands
-    still while a request is pending, so a request the busy webserver never answers would hold the page for ever
-    (it did once, in a full suite); `--timeout` stops the load after 60 s of real time, and the DOM and screenshot
-    are taken as they are then, for the assertions to judge."""
+    """Load `url` in headless Chromium (its profile in `profile`): its screenshot to `shot`, its DOM returned.
+    10 s of virtual time: the pages' DOM and screenshots are the same as with 25 s. `--timeout` stops a load that
+    is still going after 45 s of real time (virtual time stands still while a request is pending), and the DOM
+    and screenshot are taken as they are then, for the assertions to judge. Chromium itself has stalled past that,
+    twice in about ten full suites on this 2-core machine, while both test workers and the UI's runs were busy: a
+    load still going after 90 s is killed and tried once more, with a fresh profile."""
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--timeout=60000", "--window-size=1400,900"]
-    return subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--dump-dom", url],
-                          capture_output=True, text=True, timeout=120).stdout
+             "--virtual-time-budget=10000", "--timeout=45000", "--window-size=1400,900"]
+
+    def load(attempt: int) -> str:
+        return subprocess.run([CHROMIUM, *flags, f"--user-data-dir={profile}-{attempt}", f"--screenshot={shot}",
+                               "--dump-dom", url], capture_output=True, text=True, timeout=90).stdout
+
+    try:
+        return load(1)
+    except subprocess.TimeoutExpired:
+        return load(2)
 
 
 # The lineage page, the sensor and the schedule need no finished run: placed here, they go while the Launchpad's
@@ -237,7 +245,8 @@ def test_the_ui_evaluates_the_sensor_and_the_schedule(dagster_ui):
 def test_a_backfill_launched_from_the_ui_makes_a_queued_run_for_each_partition(dagster_ui, launched):
     """The backfill daemon turns the backfill into one run per partition, tagged with it, queued behind the
     Launchpad's two runs (two at a time). Each is the same job as a Launchpad run, which the next test sees
-    succeed, so this one is cancelled instead of run a third time."""
+    succeed, so this one is cancelled instead of run a third time; if the machine was slow enough for it to have
+    finished already (a stalled Chromium page before this test), it has succeeded, which is as good."""
     port, _, _ = dagster_ui
     runs: list[dict] = []
     deadline = time.monotonic() + 120  # the backfill daemon looks for new backfills every 30 s
@@ -247,14 +256,16 @@ def test_a_backfill_launched_from_the_ui_makes_a_queued_run_for_each_partition(d
         if len(runs) == len(BACKFILL_PARTITIONS) and "NOT_STARTED" not in {r["status"] for r in runs}:
             break
     assert sorted(_partition(r) for r in runs) == BACKFILL_PARTITIONS, runs
-    assert {r["status"] for r in runs} <= {"QUEUED", "STARTING", "STARTED"}, runs
-    terminated = _graphql(port, """mutation Stop($ids: [String!]!) { terminateRuns(runIds: $ids) {
-        __typename ... on TerminateRunsResult { terminateRunResults {
-          __typename ... on TerminateRunFailure { message } } } } }""",
-        {"ids": [r["runId"] for r in runs]})["terminateRuns"]
-    assert {r["__typename"] for r in terminated["terminateRunResults"]} == {"TerminateRunSuccess"}, (terminated, runs)
+    assert {r["status"] for r in runs} <= {"QUEUED", "STARTING", "STARTED", "SUCCESS"}, runs
+    going = [r["runId"] for r in runs if r["status"] != "SUCCESS"]
+    if going:
+        terminated = _graphql(port, """mutation Stop($ids: [String!]!) { terminateRuns(runIds: $ids) {
+            __typename ... on TerminateRunsResult { terminateRunResults {
+              __typename ... on TerminateRunFailure { message } } } } }""", {"ids": going})["terminateRuns"]
+        assert {r["__typename"] for r in terminated["terminateRunResults"]} == {"TerminateRunSuccess"}, \
+            (terminated, runs)
     runs = _wait_for_runs(port, [{"key": "dagster/backfill", "value": launched}], len(BACKFILL_PARTITIONS))
-    assert {r["status"] for r in runs} == {"CANCELED"}, runs
+    assert {r["status"] for r in runs} == ({"CANCELED"} if going else {"SUCCESS"}), runs
 
 
 def test_two_partitions_launched_from_the_launchpad_run_side_by_side_and_are_kept(dagster_ui, launched):
