@@ -31,7 +31,7 @@ demo: setup
 test: setup
 	@$(UV) run --frozen pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
-# Everything except the tests marked `pipeline` (a real `speval run`, or PDFs) or `browser` (the UI): about 60 s.
+# Everything except the tests marked `pipeline` (a real `speval run`, or PDFs) or `browser` (the UI): 46-49 s.
 .PHONY: test-fast
 test-fast: setup
 	@$(UV) run --frozen pytest -q -n auto --dist loadfile --no-loadscope-reorder -m "not pipeline and not browser"

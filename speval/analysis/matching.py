@@ -11,7 +11,8 @@ cobalt conventions (ADR 0012):
   No all-pairs distance matrix: candidates are sorted once and searched with `searchsorted`; without
   replacement a union-find "next free to the left / right" skips used candidates, so the cost is
   O((n + m) log m) rather than O(n·m).
-* `smd` / `treated_sd` / `covariate_balance` / `balance_table` — standardised mean differences, cobalt's ATT convention.
+* `smd` / `treated_sd` / `covariate_balance` (`balance_after`, its after-matching half) / `balance_table` —
+  standardised mean differences, cobalt's ATT convention.
 * `did_effect` — difference in differences per patient over matched sets, ATT-weighted, with a cluster
   bootstrap over matched sets for the 95% interval, and the ratio of rate ratios; optionally also a
   regression-adjusted DiD (given covariates), which removes the bias that residual pre-period imbalance leaves
