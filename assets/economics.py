@@ -97,7 +97,7 @@ def every_month_has_wages(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 @dg.multi_asset(
     pool=WAREHOUSE_POOL,
-        partitions_def=evaluation_partitions,
+    partitions_def=evaluation_partitions,
     specs=[
         dg.AssetSpec(["analysis", "costs_avoided"], group_name="economics", kinds={"duckdb", "python"},
                      code_version=VALUE_CODE_VERSION,

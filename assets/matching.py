@@ -38,7 +38,7 @@ UNMATCHED_KEY = dg.AssetKey(["analysis", "unmatched_treated"])
 
 @dg.multi_asset(
     pool=WAREHOUSE_POOL,
-        partitions_def=evaluation_partitions,
+    partitions_def=evaluation_partitions,
     specs=[
         dg.AssetSpec(["analysis", "matched_sets"], deps=[COVARIATES_KEY], group_name="matching",
                      code_version=MATCHING_CODE_VERSION,

@@ -50,7 +50,7 @@ REPORT_CODE_VERSION = source_version(
 
 @dg.asset(
     pool=WAREHOUSE_POOL,
-        partitions_def=evaluation_partitions,
+    partitions_def=evaluation_partitions,
     key=dg.AssetKey(["report", "analysis_tables"]),
     deps=[dg.AssetKey(t.split(".")) for t in [*TABLE_SOURCES, *EXTRA_SOURCES]],
     group_name="report",
@@ -164,7 +164,7 @@ def report_meta(con, spec: RunSpec) -> dict:
 
 @dg.asset(
     pool=WAREHOUSE_POOL,
-        partitions_def=evaluation_partitions,
+    partitions_def=evaluation_partitions,
     key=dg.AssetKey(["report", "evaluation_report"]),
     deps=[analysis_tables.key, *(dg.AssetKey(t.split(".")) for t in REPORT_ONLY_SOURCES)],
     group_name="report",
@@ -217,7 +217,7 @@ def passes_the_release_check(context, settings: EvaluationSettings) -> dg.AssetC
 
 @dg.asset(
     pool=WAREHOUSE_POOL,
-        partitions_def=evaluation_partitions,
+    partitions_def=evaluation_partitions,
     key=dg.AssetKey(["report", "run_manifest"]),
     deps=[evaluation_report.key, dg.AssetKey(["reference", "files"]),
           *(dg.AssetKey(["raw", f"previous_{n}"]) for n in ("persons", "apc", "ae", "op"))],
