@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ import polars as pl
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+REPO = Path(__file__).resolve().parent.parent
+SPEVAL = [sys.executable, "-m", "pipelines.cli"]  # the `speval` command, with this test session's Python
 
 os.environ.setdefault("BROWSER_PATH", "/usr/bin/chromium")
 os.environ.pop("DAGSTER_HOME", None)  # tests use a throwaway Dagster instance
@@ -35,6 +38,18 @@ class Run:
             return con.sql(sql).pl()
 
 
+def run_arguments(data_dir: Path, out: Path, warehouse: Path, quarter: str = "2013Q4",
+                  programme: str = "LTC") -> list[str]:
+    """The arguments of `speval run` for one quarter and programme, its outputs and warehouse given."""
+    return ["run", "--quarter", quarter, "--programme", programme, "--data-dir", str(data_dir), "--out", str(out),
+            "--warehouse", str(warehouse)]
+
+
+def speval_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`speval <args>` in a subprocess, as a user runs it: its exit code, stdout and stderr are exactly the CLI's."""
+    return subprocess.run([*SPEVAL, *args], cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+
+
 @pytest.fixture
 def run_speval(tmp_path, capfd):
     def _run(data_dir: Path, quarter: str = "2013Q4", programme: str = "LTC", out: Path | None = None,
@@ -43,8 +58,7 @@ def run_speval(tmp_path, capfd):
 
         out = out or tmp_path / "out"
         warehouse = warehouse or tmp_path / "warehouse.duckdb"
-        code = main(["run", "--quarter", quarter, "--programme", programme, "--data-dir", str(data_dir),
-                     "--out", str(out), "--warehouse", str(warehouse)])
+        code = main(run_arguments(data_dir, out, warehouse, quarter, programme))
         captured = capfd.readouterr()
         return Run(code, captured.out, captured.err, out / programme / quarter, warehouse)
 

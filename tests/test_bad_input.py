@@ -20,8 +20,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,12 +28,11 @@ import polars as pl
 import pytest
 
 from builders import BLANK_ROW, PROVIDER_HEADERS, DataSet, Money, ProviderWorkbook
-from conftest import Run
+from conftest import Run, run_arguments, speval_cli
 from speval.ingest.contract import SPECS
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 
-REPO = Path(__file__).resolve().parent.parent
 QUARTER = "2013Q4"
 HES, TOOL = f"hes/{QUARTER}", f"outcome_tool/{QUARTER}"
 PARENT_PERSON = "TOKEN_PERSON_ID: no valid persons row (missing or quarantined)"
@@ -421,19 +418,14 @@ def run_in_process(data_dir: Path, root: Path) -> Run:
     from pipelines.cli import main
 
     out, warehouse = root / "out", root / "warehouse.duckdb"
-    code = main(["run", "--quarter", QUARTER, "--programme", "LTC", "--data-dir", str(data_dir), "--out", str(out),
-                 "--warehouse", str(warehouse)])
+    code = main(run_arguments(data_dir, out, warehouse, QUARTER))
     return Run(code, "", "", out / "LTC" / QUARTER, warehouse)
 
 
 def run_cli(data_dir: Path, root: Path) -> Run:
     """`speval run` as a user runs it (a subprocess), so exit code, stdout and stderr are exactly the CLI's."""
     out, warehouse = root / "out", root / "warehouse.duckdb"
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "run", "--quarter", QUARTER, "--programme", "LTC",
-         "--data-dir", str(data_dir), "--out", str(out), "--warehouse", str(warehouse)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )
+    done = speval_cli(*run_arguments(data_dir, out, warehouse, QUARTER))
     return Run(done.returncode, done.stdout, done.stderr, out / "LTC" / QUARTER, warehouse)
 
 

@@ -25,11 +25,10 @@ import polars as pl
 import pytest
 
 from builders import BLANK_ROW, DataSet, ExcelError, ProviderWorkbook
-from conftest import Run
+from conftest import REPO, Run, run_arguments, speval_cli
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 
-REPO = Path(__file__).resolve().parent.parent
 QUARTER = "2013Q4"
 HES, TOOL, RETURNS = f"hes/{QUARTER}", f"outcome_tool/{QUARTER}", f"provider_returns/{QUARTER}"
 NHS = "9434765919"  # valid check digit
@@ -42,11 +41,7 @@ def run_cli(data_dir: Path, root: Path, dagster_home: Path) -> Run:
     out, warehouse = root / "out", root / "warehouse.duckdb"
     shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if k != "SPEVAL_DAGSTER_STORAGE"} | {"DAGSTER_HOME": str(dagster_home)}
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "run", "--quarter", QUARTER, "--programme", "LTC",
-         "--data-dir", str(data_dir), "--out", str(out), "--warehouse", str(warehouse)],
-        cwd=REPO, capture_output=True, text=True, timeout=600, env=env,
-    )
+    done = speval_cli(*run_arguments(data_dir, out, warehouse, QUARTER), env=env)
     return Run(done.returncode, done.stdout, done.stderr, out / "LTC" / QUARTER, warehouse)
 
 

@@ -20,11 +20,11 @@ import duckdb
 import pytest
 
 from builders import DataSet
+from conftest import REPO, SPEVAL, run_arguments
 from speval.run.lock import RunLock, WarehouseBusy, busy_message, is_busy_error, is_free, lock_path
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 
-REPO = Path(__file__).resolve().parent.parent
 QUARTER = "2013Q4"
 REPORT_OUTPUTS = ("evaluation_report.pdf", "evaluation_report.html", "run_manifest.json", "tables", "quality")
 
@@ -41,8 +41,7 @@ def small(root: Path, programme: str = "LTC") -> Path:
 
 
 def cli_command(data: Path, out: Path, warehouse: Path, programme: str = "LTC") -> list[str]:
-    return [sys.executable, "-m", "pipelines.cli", "run", "--quarter", QUARTER, "--programme", programme,
-            "--data-dir", str(data), "--out", str(out), "--warehouse", str(warehouse)]
+    return [*SPEVAL, *run_arguments(data, out, warehouse, QUARTER, programme)]
 
 
 def run_job(warehouse: Path, groups: tuple[str, ...] = (), **settings):

@@ -3,21 +3,18 @@ exit code 2, through the real CLI; a report can never carry one run's title over
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from builders import DataSet
-from conftest import Run
+from conftest import Run, speval_cli
 from speval.run.quarters import Quarter
 from speval.run.spec import RunRefused, RunSpec, plan_run
 
 pytestmark = pytest.mark.pipeline  # real `speval run` / Dagster job or PDF rendering: not in `make test-fast`
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def tiny(root: Path) -> Path:
@@ -32,11 +29,6 @@ def tiny(root: Path) -> Path:
     ds.person("C1")
     ds.apc("C1", "2013-01-11")
     return ds.write()
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=600)
 
 
 # ---- the specification, in plain code
@@ -85,7 +77,7 @@ def test_impossible_runs_are_refused_with_what_is_missing(tmp_path, quarter, pro
 ])
 def test_the_cli_refuses_an_impossible_run_in_one_line_with_exit_2(tmp_path, args, message):
     data = tiny(tmp_path / "data")
-    done = cli("run", *args, "--data-dir", str(data), "--out", str(tmp_path / "out"),
+    done = speval_cli("run", *args, "--data-dir", str(data), "--out", str(tmp_path / "out"),
                "--warehouse", str(tmp_path / "w.duckdb"))
     assert done.returncode == 2
     assert done.stdout == ""
@@ -94,7 +86,7 @@ def test_the_cli_refuses_an_impossible_run_in_one_line_with_exit_2(tmp_path, arg
 
 
 def test_help_describes_every_option_its_default_and_the_programmes():
-    done = cli("run", "--help")
+    done = speval_cli("run", "--help")
     assert done.returncode == 0
     for text in ("--quarter", "--programme", "--data-dir", "(default: data/raw)", "--out", "(default: reports/out)",
                  "--warehouse", "default: the quarter and programme's own file, data/warehouse/PROGRAMME/QUARTER.duckdb",
