@@ -132,14 +132,14 @@ def balance(cohort_rows: Callable[[str], pl.DataFrame], matched: pl.DataFrame, s
             controls = sets.filter(pl.col("role") == "control")
             after[name] = sets.filter(pl.col("role") == "treated"), controls, controls["weight"].to_numpy()
         cells = {}
-        for c in COVARIATES:  # the balance before matching is the same for every setting: computed once
-            if not (treated.height and candidates.height):
-                break
+        # The all-treated SD and the balance before matching are the same for every setting: computed once.
+        for c in COVARIATES if treated.height and candidates.height else ():
             x_treated = treated[c].to_numpy().astype(float)
-            before = smd(x_treated, candidates[c].to_numpy().astype(float), None, treated_sd(x_treated))
+            sd = treated_sd(x_treated)
+            before = smd(x_treated, candidates[c].to_numpy().astype(float), None, sd)
             for name, (t_after, c_after, w_after) in after.items():
                 cells[name, c] = {"smd_before": before, **balance_after(
-                    x_treated, t_after[c].to_numpy().astype(float), c_after[c].to_numpy().astype(float), w_after)}
+                    sd, t_after[c].to_numpy().astype(float), c_after[c].to_numpy().astype(float), w_after)}
         out += [{"setting": name, "cohort": cohort, "covariate": c, **cells.get((name, c), {})}
                 for name in settings for c in COVARIATES]
     return pl.DataFrame(out, schema=BALANCE_SCHEMA).with_columns(pl.col("smd_before", "smd_after").fill_nan(None))

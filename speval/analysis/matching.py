@@ -495,18 +495,19 @@ def covariate_balance(x_treated: np.ndarray, x_candidates: np.ndarray, x_treated
     """One covariate's balance: SMD before matching (all treated vs all candidate rows, unweighted) and after
     (matched treated vs their controls, ATT-weighted), both over the all-treated SD; and the variance ratio
     after matching (NaN / None when there are no controls)."""
-    return {"smd_before": smd(x_treated, x_candidates, None, treated_sd(x_treated)),
-            **balance_after(x_treated, x_treated_after, x_controls_after, w_controls_after)}
+    sd = treated_sd(x_treated)
+    return {"smd_before": smd(x_treated, x_candidates, None, sd),
+            **balance_after(sd, x_treated_after, x_controls_after, w_controls_after)}
 
 
-def balance_after(x_treated: np.ndarray, x_treated_after: np.ndarray, x_controls_after: np.ndarray,
+def balance_after(sd_treated: float, x_treated_after: np.ndarray, x_controls_after: np.ndarray,
                   w_controls_after: np.ndarray) -> dict:
-    """The after-matching half of `covariate_balance` (the SMD over the all-treated SD, and the variance ratio):
-    what differs between matching settings, the candidates before matching being the same for all."""
+    """The after-matching half of `covariate_balance` (the SMD over the all-treated SD `sd_treated`, and the
+    variance ratio): what differs between matching settings, the candidates before matching being the same for
+    all."""
     matched = np.asarray(x_controls_after).size > 0
     return {
-        "smd_after": smd(x_treated_after, x_controls_after, w_controls_after, treated_sd(x_treated))
-        if matched else math.nan,
+        "smd_after": smd(x_treated_after, x_controls_after, w_controls_after, sd_treated) if matched else math.nan,
         "variance_ratio_after": variance_ratio(x_treated_after, x_controls_after, w_controls_after)
         if matched else None,
     }
