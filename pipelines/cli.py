@@ -118,6 +118,9 @@ def _execute(spec, warehouse: Path, verbose: bool):
     job = defs.resolve_job_def("quarterly_evaluation")
     from speval.report.charts import warm_up_in_background
 
+    if not verbose:
+        quiet_chart_browser_log()
+
     warm_up_in_background()  # Chromium for the charts starts on the idle core while the data stages run
     if os.environ.get("DAGSTER_HOME"):
         # The repository's dagster.yaml keeps run history under this folder (the Makefile sets it too).
@@ -128,6 +131,18 @@ def _execute(spec, warehouse: Path, verbose: bool):
     with instance:
         return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
                                       partition_key=partition_key(spec.quarter.key, spec.programme.code))
+
+
+def quiet_chart_browser_log() -> None:
+    """Keep the chart browser driver's own log (kaleido, choreographer) off a quiet run's stderr.
+
+    choreographer logs a browser message it cannot decode, and ignores, as an error with a traceback, and
+    with no handler configured Python prints it. No chart depends on such a message: a lost reply would stop
+    the report step and the run would fail, naming it. `--verbose` leaves the log on stderr."""
+    import logging
+
+    for name in ("choreographer", "kaleido"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
 
 
 def _fail_one_line(message: str, code: int = 1) -> int:

@@ -156,6 +156,19 @@ def test_a_successful_run_is_quiet_and_recorded_in_dagster_home(accepted_run):
     assert any((home / ".dagster").rglob("*.db"))
 
 
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_browser_message_the_chart_driver_ignores_stays_off_a_quiet_runs_stderr(quiet):
+    """choreographer, which drives Chromium for the charts, logs a message it cannot decode as an error with a
+    traceback, and then ignores it; once, in CI, that was the only stderr of a successful run."""
+    script = ("import logging\n"
+              "from pipelines.cli import quiet_chart_browser_log\n"
+              f"if {quiet}: quiet_chart_browser_log()\n"
+              "logging.getLogger('choreographer.channels.pipe').error('JSONError decoding message. Ignoring')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (result.stderr == "") is quiet, result.stderr
+
+
 def test_the_run_history_shows_an_auditor_what_was_published(accepted_run):
     """The report's and the manifest's materialisations say which quarter, programme and commit they are, with
     the sha256 of the PDF, the HTML and the manifest as published; the tables carry Markdown previews; checks
