@@ -363,6 +363,30 @@ def test_propensity_logit_matches_maximum_likelihood():
     assert np.abs(propensity_logit(X, y) - Z @ beta).max() < 1e-4
 
 
+@pytest.mark.parametrize("cores", [1, 3])
+def test_the_propensity_model_and_the_grid_give_the_same_bits_on_any_number_of_cores(monkeypatch, cores):
+    """The weighted cross-product is summed over blocks of rows worked out in parallel, and the grid's settings
+    are matched in parallel: the logits and the matches must be those of one core, in the settings' order."""
+    import speval.analysis.matching as matching
+
+    pop = simulate(seed=9, n_persons=15000, n_months=3)
+    assert pop.X.shape[0] > 2 * matching._CHUNK  # several blocks
+    X = np.asfortranarray(pop.X)  # stored column by column, as the covariates from a data frame are
+    monkeypatch.setattr(matching.os, "cpu_count", lambda: 1)
+    one_logit = propensity_logit(X, pop.treated)
+    grid = sensitivity_grid()
+    one = matching.Matcher(one_logit, pop.treated, pop.stratum, pop.person).match_all(grid)
+    monkeypatch.setattr(matching.os, "cpu_count", lambda: cores)
+    logit = propensity_logit(X, pop.treated)
+    assert logit.tobytes() == one_logit.tobytes()
+    for a, b in zip(matching.Matcher(logit, pop.treated, pop.stratum, pop.person).match_all(grid), one,
+                    strict=True):
+        for f in ("treated_row", "control_row", "weight", "unmatched_row", "unmatched_reason"):
+            assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    single = [match(logit, pop.treated, pop.stratum, pop.person, s) for s in grid]
+    assert [r.control_row.tolist() for r in single] == [r.control_row.tolist() for r in one]
+
+
 def test_propensity_logit_survives_separation_and_constant_columns():
     rng = np.random.default_rng(12)
     X = np.vstack([rng.normal(-2, 0.3, (30, 2)), rng.normal(2, 0.3, (30, 2))])

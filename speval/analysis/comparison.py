@@ -85,8 +85,7 @@ def matched_sets(cohort_rows: Callable[[str], pl.DataFrame], settings: list[tupl
         person = rows["person_id"].rank("dense").to_numpy().astype(np.int64)
         logit = propensity_logit(X, treated)
         matcher = Matcher(logit, treated, stratum, person)
-        for name, s in settings:
-            result = matcher.match(s)
+        for (name, _), result in zip(settings, matcher.match_all([s for _, s in settings])):
             set_of = {int(t): i for i, t in enumerate(np.unique(result.treated_row))}
             treated_rows = np.array(sorted(set_of), dtype=np.int64)
             members = np.concatenate([treated_rows, result.control_row])
