@@ -387,6 +387,26 @@ def test_the_propensity_model_and_the_grid_give_the_same_bits_on_any_number_of_c
     assert [r.control_row.tolist() for r in single] == [r.control_row.tolist() for r in one]
 
 
+def test_the_covariate_matrix_leaves_out_single_valued_columns_and_the_fit_is_the_same_to_the_bit():
+    """The matching builds its covariate matrix without the columns holding one value, so that the model never
+    copies the whole matrix to drop them; the logits are those of the full matrix."""
+    import polars as pl
+
+    from speval.analysis.comparison import COVARIATES, covariate_matrix
+
+    rng = np.random.default_rng(21)
+    n = 3000
+    frame = pl.DataFrame({c: rng.poisson(1 + i % 4, n) for i, c in enumerate(COVARIATES)})
+    frame = frame.with_columns(pl.lit(0).alias("any_covariate_imputed"), pl.col("risk_score").cast(pl.Float64) / 7)
+    treated = rng.random(n) < expit(-2 + 0.3 * frame["emergency_admissions_12m"].to_numpy())
+    X = covariate_matrix(frame)
+    assert X.flags.f_contiguous and X.dtype == np.float64
+    assert X.shape == (n, len(COVARIATES) - 1)
+    full = frame.select(COVARIATES).to_numpy().astype(float)
+    assert np.array_equal(X, np.delete(full, COVARIATES.index("any_covariate_imputed"), axis=1))
+    assert propensity_logit(X, treated).tobytes() == propensity_logit(full, treated).tobytes()
+
+
 def test_propensity_logit_survives_separation_and_constant_columns():
     rng = np.random.default_rng(12)
     X = np.vstack([rng.normal(-2, 0.3, (30, 2)), rng.normal(2, 0.3, (30, 2))])
