@@ -5,9 +5,9 @@
 -- is dropped for a blank. The population's own columns come first, unchanged.
 CREATE OR REPLACE MACRO covariates_at(population) AS TABLE
 WITH pop AS (
-    SELECT * FROM query_table(population)
-), counts AS (  -- once per person and date: a candidate measured on the same date in both cohorts is counted once
-    SELECT pop.person_id, pop.measured_on,
+    SELECT *, row_number() OVER () AS population_row FROM query_table(population)
+), counts AS (
+    SELECT pop.population_row,
            count(*) FILTER (WHERE e.measure = 'emergency_admissions') AS emergency_admissions_12m,
            count(*) FILTER (WHERE e.measure = 'inpatient_admissions') AS inpatient_admissions_12m,
            count(*) FILTER (WHERE e.measure = 'ae_attendances') AS ae_attendances_12m,
@@ -24,7 +24,7 @@ WITH pop AS (
            count(*) FILTER (WHERE e.measure = 'inpatient_admissions' AND e.event_date >= one) AS inpatient_admissions_1m,
            count(*) FILTER (WHERE e.measure = 'ae_attendances' AND e.event_date >= one) AS ae_attendances_1m,
            count(*) FILTER (WHERE e.measure = 'outpatient_appointments' AND e.event_date >= one) AS outpatient_appointments_1m
-    FROM (SELECT DISTINCT person_id, measured_on,
+    FROM (SELECT population_row, person_id, measured_on,
                  CAST(measured_on - to_months(12) AS DATE) AS twelve,
                  CAST(measured_on - to_months(6) AS DATE) AS six,
                  CAST(measured_on - to_months(3) AS DATE) AS three,
@@ -32,11 +32,11 @@ WITH pop AS (
           FROM pop) pop
     JOIN core.hospital_events e
       ON e.person_id = pop.person_id AND e.event_date >= pop.twelve AND e.event_date < pop.measured_on
-    GROUP BY pop.person_id, pop.measured_on
+    GROUP BY pop.population_row
 ), means AS (
     SELECT avg(imd_decile) AS imd, avg(ltc_count) AS ltc, avg(risk_score) AS risk FROM core.persons
 )
-SELECT pop.*,
+SELECT pop.* EXCLUDE (population_row),
        year(pop.measured_on) - p.year_of_birth AS age,
        CASE WHEN p.sex = '2' THEN 1 ELSE 0 END AS female,
        coalesce(p.imd_decile, means.imd) AS imd_decile,
@@ -63,4 +63,4 @@ SELECT pop.*,
 FROM pop
 JOIN core.persons p USING (person_id)
 CROSS JOIN means
-LEFT JOIN counts c ON c.person_id = pop.person_id AND c.measured_on = pop.measured_on
+LEFT JOIN counts c USING (population_row)
