@@ -141,6 +141,23 @@ def test_identifiers_in_the_tables_and_the_manifest(tmp_path):
         assert "LS1" not in f.line() and "4AP" not in f.line()
 
 
+@pytest.mark.parametrize("text, rule", [
+    (f"Produced by speval 2f{NHS_NUMBER}e0c1d2a3b4c5d6e7f8a9b0c1d2e3", None),  # a commit with ten digits inside
+    (f"sha256 ab{NHS_NUMBER}{'cd' * 26}", None),
+    (f"speval 2f{NHS_NUMBER}e0c1d2a3b4c5d6e7f8a9b0c1d2e3; call {NHS_NUMBER_SPACED}", "nhs_number"),
+    (f"the patient {NHS_NUMBER} was referred", "nhs_number"),  # ten digits and no letter: not a digest
+    (f"{NHS_NUMBER}0123", None),  # fourteen digits: a longer number, not an NHS number
+    (f"digest 2f{NHS_NUMBER}e0c1d2a3b4c5 and {POSTCODE}", "postcode"),
+])
+def test_digests_in_printed_text_are_read_as_keys_and_nothing_else_is_hidden(text, rule):
+    """A page or HTML block is judged with each hex digest (a sha256, the commit id the report prints) read as a
+    whole, like a pseudonymised key: its ten digits in a row are not an NHS number. Every other identifier on the
+    same text still stops the release."""
+    from speval.report.release import _identifier_rule
+
+    assert _identifier_rule(text) == rule
+
+
 # --------------------------------------------------------------------------- the fixture report passes
 
 
