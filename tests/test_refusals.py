@@ -169,6 +169,27 @@ def test_a_browser_message_the_chart_driver_ignores_stays_off_a_quiet_runs_stder
     assert (result.stderr == "") is quiet, result.stderr
 
 
+def test_the_command_exits_with_mains_code_after_threads_exit_handlers_and_output(tmp_path):
+    """`speval` skips the interpreter's teardown of its modules, and nothing else: a thread still running is
+    waited for, exit handlers run (one stops the charts' Chromium), printed lines reach the pipe, and the exit
+    code is main's."""
+    script = ("import atexit, pathlib, threading, time\n"
+              "import pipelines.cli as cli\n"
+              f"folder = pathlib.Path({str(tmp_path)!r})\n"
+              "def main():\n"
+              "    atexit.register(lambda: (folder / 'exit-handler').write_text('ran'))\n"
+              "    threading.Thread(target=lambda: (time.sleep(0.5), (folder / 'thread').write_text('done'))).start()\n"
+              "    print('last line', end='')\n"
+              "    return 3\n"
+              "cli.main = main\n"
+              "cli.command()\n"
+              "(folder / 'teardown').write_text('not skipped')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "last line", "")
+    assert (tmp_path / "exit-handler").read_text() == "ran" and (tmp_path / "thread").read_text() == "done"
+    assert not (tmp_path / "teardown").exists()
+
+
 def test_the_run_history_shows_an_auditor_what_was_published(accepted_run):
     """The report's and the manifest's materialisations say which quarter, programme and commit they are, with
     the sha256 of the PDF, the HTML and the manifest as published; the tables carry Markdown previews; checks
