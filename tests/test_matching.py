@@ -523,3 +523,21 @@ def test_column_means_and_sds_are_numpys_to_the_last_bit():
     assert X.flags.f_contiguous
     mean, sd = _column_mean_sd(X)
     assert mean.tobytes() == X.mean(axis=0).tobytes() and sd.tobytes() == X.std(axis=0).tobytes()
+
+
+def test_measures_of_one_setting_share_their_bootstrap_draws_and_get_the_same_answers_as_alone():
+    """The set counts of the bootstrap depend only on the number of sets, the replicates and the seed, so
+    consecutive measures reuse them; each measure's estimate is the one it gets with the draws made afresh."""
+    from speval.analysis.matching import _bootstrap_counts
+
+    pop = simulate(seed=13, n_persons=3000)
+    set_id, row, is_t, weight = matched_sets(match(propensity_logit(pop.X, pop.treated), pop.treated, pop.stratum,
+                                                   pop.person, MatchSettings()))
+    measures = [(pop.before[row], pop.after[row]), (pop.after[row], pop.before[row])]
+    shared = [did_effect(set_id, is_t, weight, before, after, n_boot=300, seed=5) for before, after in measures]
+    alone = []
+    for before, after in measures:
+        _bootstrap_counts.cache_clear()
+        alone.append(did_effect(set_id, is_t, weight, before, after, n_boot=300, seed=5))
+    assert shared == alone
+    assert all(not counts.flags.writeable for counts in _bootstrap_counts(len(np.unique(set_id)), 300, 5))

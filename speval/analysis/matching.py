@@ -23,6 +23,7 @@ cobalt conventions (ADR 0012):
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -697,15 +698,8 @@ def did_effect(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, b
     tb, ta, cb, ca, did, rr = (float(v) for v in _effect_stats(per_set.sum(axis=0)))
     adjusted = None if extra is None else float(_adjusted_did(per_set.sum(axis=0), extra.sum(axis=0), q))
 
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(n_boot, 4_000_000 // n_sets))
     did_reps, rr_reps, adj_reps, adj_rr_reps = [], [], [], []
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        draws = rng.integers(0, n_sets, size=(b, n_sets))
-        counts = np.bincount((draws + (np.arange(b) * n_sets)[:, None]).ravel(),
-                             minlength=b * n_sets).reshape(b, n_sets).astype(np.float64)
+    for counts in _bootstrap_counts(n_sets, n_boot, seed):
         resampled = counts @ per_set
         stats = _effect_stats(resampled)
         did_reps.append(stats[4])
@@ -713,7 +707,6 @@ def did_effect(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, b
         if extra is not None:
             adj_reps.append(_adjusted_did(resampled, counts @ extra, q))
             adj_rr_reps.append(_implied_rate_ratio(stats[1], adj_reps[-1]))
-        done += b
     did_reps = np.concatenate(did_reps)
     rr_reps = np.concatenate(rr_reps)
     alpha = (1.0 - level) / 2.0
@@ -738,6 +731,24 @@ def did_effect(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, b
                   rr_ci_low=rr_low, rr_ci_high=rr_high, did_adjusted=adjusted, did_adjusted_ci_low=adj_low,
                   did_adjusted_ci_high=adj_high, rate_ratio_adjusted=rr_adj, rr_adjusted_ci_low=rr_adj_low,
                   rr_adjusted_ci_high=rr_adj_high, did_replicates=did_reps)
+
+
+@functools.lru_cache(maxsize=1)
+def _bootstrap_counts(n_sets: int, n_boot: int, seed: int) -> tuple[np.ndarray, ...]:
+    """How many times each matched set is drawn in each bootstrap replicate (replicates × sets, in blocks of
+    replicates). They depend only on the number of sets, the replicates and the seed, so the measures of one
+    setting and cohort, estimated one after the other, share them: the last ones are kept (read-only)."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(n_boot, 4_000_000 // n_sets))
+    blocks = []
+    for done in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - done)
+        draws = rng.integers(0, n_sets, size=(b, n_sets))
+        counts = np.bincount((draws + (np.arange(b) * n_sets)[:, None]).ravel(),
+                             minlength=b * n_sets).reshape(b, n_sets).astype(np.float64)
+        counts.flags.writeable = False
+        blocks.append(counts)
+    return tuple(blocks)
 
 
 def _implied_rate_ratio(treated_after: np.ndarray, did_adjusted: np.ndarray) -> np.ndarray:
