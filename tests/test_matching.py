@@ -405,6 +405,9 @@ def test_the_covariate_matrix_leaves_out_single_valued_columns_and_the_fit_is_th
     full = frame.select(COVARIATES).to_numpy().astype(float)
     assert np.array_equal(X, np.delete(full, COVARIATES.index("any_covariate_imputed"), axis=1))
     assert propensity_logit(X, treated).tobytes() == propensity_logit(full, treated).tobytes()
+    blank = frame.with_columns(pl.lit(None, pl.Float64).alias("imd_decile"))  # a column of blanks is kept...
+    with pytest.raises(ValueError, match="missing"):  # ...so that the model refuses it, as before
+        propensity_logit(covariate_matrix(blank), treated)
 
 
 def test_propensity_logit_survives_separation_and_constant_columns():

@@ -65,7 +65,7 @@ def covariate_matrix(rows: pl.DataFrame) -> np.ndarray:
     filled one column at a time and leaving out each column that holds a single value. Such a column carries
     no information, and the model would leave it out by copying the whole matrix (1.5 GB for a ×10 cohort);
     without it the fit is the same to the bit."""
-    kept = [c for c in COVARIATES if rows[c].min() != rows[c].max()]
+    kept = [c for c in COVARIATES if rows[c].min() != rows[c].max() or rows[c].null_count()]  # blanks: refused
     X = np.empty((rows.height, len(kept)), order="F")
     for j, column in enumerate(kept):
         X[:, j] = rows[column].to_numpy()
