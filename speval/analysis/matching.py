@@ -168,12 +168,14 @@ def _weighted_cross_product(X: np.ndarray, m: np.ndarray, s: np.ndarray, root_w:
 def _blocks(X: np.ndarray, m: np.ndarray, s: np.ndarray, root_w: np.ndarray) -> Iterator[np.ndarray]:
     """The weighted cross-products of the blocks of rows, in block order. Worked out on every core (numpy lets go
     of the interpreter lock inside each operation); each block's arithmetic is the same as on one core."""
-    starts = range(0, X.shape[0], _CHUNK)
-    if len(starts) < 2:
-        yield from (_weighted_cross_product(X, m, s, root_w, start) for start in starts)
-        return
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        yield from pool.map(lambda start: _weighted_cross_product(X, m, s, root_w, start), starts)
+    with _every_core() as pool:
+        yield from pool.map(lambda start: _weighted_cross_product(X, m, s, root_w, start),
+                            range(0, X.shape[0], _CHUNK))
+
+
+def _every_core() -> ThreadPoolExecutor:
+    """A thread per core, for numpy work that lets go of the interpreter lock; `map` keeps the input's order."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
 
 
 def _column_mean_sd(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +297,7 @@ class Matcher:
         """`match` under each of `settings`, in order, on every core: each setting's matching is independent and
         deterministic, and the shared sorted candidates are prepared first, so the threads only read them."""
         self._prepare(settings)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        with _every_core() as pool:
             return list(pool.map(self.match, settings))
 
     def match(self, settings: MatchSettings) -> MatchResult:
