@@ -81,7 +81,9 @@ def test_repo_dagster_yaml_runs_two_partitions_at_a_time(tmp_path):
     concurrency = run_queue(ref)
     assert concurrency.run_queue_config.max_concurrent_runs == 2
     assert concurrency.pool_config.default_pool_limit == 2
-    assert ref.storage_data.class_name == "DagsterSqliteStorage"
+    # Dagster's SQLite files, with the connections kept open (pipelines/run_history.py, ADR 0023)
+    assert (ref.storage_data.module_name, ref.storage_data.class_name) == ("pipelines.run_history",
+                                                                           "RunHistoryStorage")
 
 
 def test_deployment_keeps_the_repo_run_rules(tmp_path):
