@@ -58,6 +58,7 @@ UNMATCHED_KEY = dg.AssetKey(["analysis", "unmatched_treated"])
 def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
     from speval.analysis.comparison import MATCHING_COLUMNS, MATCHING_ORDER, all_settings, settings_table
     from speval.analysis.comparison import matched_sets as build_sets
+    from speval.report.charts import warm_up_in_background
 
     grid = all_settings(_primary(settings))
     with warehouse.connect() as con:
@@ -66,6 +67,9 @@ def matched_sets(settings: EvaluationSettings, warehouse: Warehouse):
                            f"WHERE cohort = $cohort ORDER BY {MATCHING_ORDER}", params={"cohort": cohort}).pl()
 
         sets, unmatched = build_sets(cohort_rows, grid)
+        # The run's largest step is behind it: Chromium for the report's charts (about 430 MB) starts now, on the
+        # idle core, rather than at the start of the run, where it added to every step's memory.
+        warm_up_in_background()
         replace_table(con, "analysis.matching_settings", settings_table(grid))
         replace_table(con, "analysis.matched_sets", sets)
         replace_table(con, "analysis.unmatched_treated", unmatched)

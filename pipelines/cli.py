@@ -116,12 +116,8 @@ def _execute(spec, warehouse: Path, verbose: bool):
         "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}},
     }
     job = defs.resolve_job_def("quarterly_evaluation")
-    from speval.report.charts import warm_up_in_background
-
     if not verbose:
         quiet_chart_browser_log()
-
-    warm_up_in_background()  # Chromium for the charts starts on the idle core while the data stages run
     if os.environ.get("DAGSTER_HOME"):
         # The repository's dagster.yaml keeps run history under this folder (the Makefile sets it too).
         os.environ.setdefault("SPEVAL_DAGSTER_STORAGE", str(Path(os.environ["DAGSTER_HOME"]) / ".dagster"))

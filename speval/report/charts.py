@@ -2,7 +2,7 @@
 
 kaleido drives the system Chromium (Debian ``chromium``); nothing is ever downloaded.
 One kaleido sync server is started per process; its first chart launches Chromium (≈2.5 s once, then
-≈0.2 s per chart). `warm_up_in_background` launches it while the pipeline's earlier stages run.
+≈0.2 s per chart). `warm_up_in_background` launches it while the last stages before the report run.
 Plotly writes a random uid into every SVG (clip paths, defs, legend ids); those ids are
 rewritten to ``<prefix>-<n>`` in order of appearance so that reports are byte-identical
 across runs and several SVGs can be inlined in one HTML page without id clashes.
