@@ -141,6 +141,21 @@ def test_identifiers_in_the_tables_and_the_manifest(tmp_path):
         assert "LS1" not in f.line() and "4AP" not in f.line()
 
 
+def test_sums_of_money_printed_in_full_are_not_nhs_numbers(tmp_path):
+    """A ×10 demo run's value-for-money table held 3070133.8956482136: its ten digits after the point carry a
+    valid check digit, and the release check refused the run. A fraction is no NHS number; an NHS number
+    written like a number (`9434765918.0`) still is."""
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    pl.DataFrame({"basis": ["matched", "matched"], "benefit_gbp": [3070133.8956482136, 3178297.7471348587]}
+                 ).write_csv(tables / "value_for_money.csv")
+    assert (tables / "value_for_money.csv").read_text().splitlines()[1] == "matched,3070133.8956482136"
+    assert check_csv(tables / "value_for_money.csv", "tables/value_for_money.csv") == []
+    pl.DataFrame({"benefit_gbp": [3070133.8956482136, float(NHS_NUMBER)]}).write_csv(tables / "t.csv")
+    assert [f.line() for f in check_csv(tables / "t.csv", "tables/t.csv")] == [
+        "tables/t.csv, row 3, column “benefit_gbp”: a valid NHS number is printed (value withheld)"]
+
+
 @pytest.mark.parametrize("text, rule", [
     (f"Produced by speval 2f{NHS_NUMBER}e0c1d2a3b4c5d6e7f8a9b0c1d2e3", None),  # a commit with ten digits inside
     (f"sha256 ab{NHS_NUMBER}{'cd' * 26}", None),

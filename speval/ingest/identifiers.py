@@ -102,12 +102,15 @@ def contains_nhs_number(text: str) -> bool:
     """True when `text` contains a valid NHS number bounded by non-digits: ten digits written as one block,
     as 3-3-4 groups with any separators, or in three or more groups split by one and the same separator
     (`943 476 5919`, `943–476–5919`, `943.476.5919`, `9434765919.0`). Ten digits in two groups are a decimal
-    (`0.001953125`) or a range, and mixed separators in other groupings a date with a time
-    (`2013-10-01 00:00`): neither is taken for an NHS number."""
+    (`0.001953125`) or a range, the ten digits after a decimal point are its fraction (`3070133.8956482136`, a
+    sum of money printed in full), and mixed separators in other groupings a date with a time
+    (`2013-10-01 00:00`): none of them is taken for an NHS number."""
     for run in _DIGIT_RUN.finditer(text):
         parts = _SEPARATOR_RUN.split(run.group())
         groups, separators = parts[0::2], parts[1::2]
-        for first in range(len(groups)):
+        # A whole number and its fraction (one dot): the fraction is no block of its own, the whole part may be one.
+        starts = 1 if separators == ["."] else len(groups)
+        for first in range(starts):
             digits = 0
             for last in range(first, len(groups)):
                 digits += len(groups[last])
