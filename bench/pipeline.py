@@ -41,7 +41,6 @@ SAMPLE_EVERY = 0.1  # seconds
 OUTSIDE = "between and after steps"
 LONGEST_STEPS = 8  # printed one by one: where a stage's time goes
 RATIO_INGEST, RATIO_RUN = "ratio ingest+staged / read_csv", "ratio whole run / read_csv"
-STOPPED = "stopped over the memory cap"
 
 
 def read_csv_child(files: list[str]) -> None:
@@ -136,9 +135,9 @@ def stage_of(step_key: str, groups: dict[str, str]) -> str | None:
 
 
 def run_stages(data: Path, quarter: str, cap_mib: float | None
-               ) -> tuple[list[tuple[str, float | None, float | None]], float | None]:
-    """(stage, wall s, peak memory MiB) of one `speval run` (startup, the stages, whole run), and the seconds of
-    its ingest and staged-table steps. A run stopped over the memory cap reports the steps it finished and the
+               ) -> tuple[list[tuple[str, float | None, float | None]], float | None, bool]:
+    """(stage, wall s, peak memory MiB) of one `speval run` (startup, the stages, whole run), the seconds of
+    its ingest and staged-table steps, and whether it was stopped. A run stopped over the memory cap reports the steps it finished and the
     one it was in (ended by the stop); the stages it did not reach have no time, the ingest has none unless the
     staged tables were all built, and a last row names the step it was stopped in."""
     import dagster as dg
@@ -184,13 +183,13 @@ def run_stages(data: Path, quarter: str, cap_mib: float | None
         if finished.issuperset(ingest_steps) else None
     if stopped:
         where = ", ".join(running) or "between steps"
-        rows.append((f"{STOPPED} in {where}", ended - started, cap_mib))
+        rows.append((f"stopped over the memory cap in {where}", ended - started, cap_mib))
         print(f"\nStopped over the memory cap ({cap_mib:,.0f} MiB) after {ended - started:.0f} s, in {where}")
     print(f"\nThe {LONGEST_STEPS} longest steps ({data.parent.name}): time (s), peak memory while it ran (MiB)")
     for key, start, end in sorted(steps, key=lambda step: step[1] - step[2])[:LONGEST_STEPS]:
         rss = peak([(start, end)])
         print(f"  {key:<45} {end - start:8.2f} {'' if rss is None else f'{rss:,.0f}':>8}")
-    return rows, ingest_staged
+    return rows, ingest_staged, stopped
 
 
 def ingested_csvs(data: Path, quarter: str) -> list[str]:
@@ -209,13 +208,12 @@ def bench_scale(scale: float, quarter: str, cap_mib: float | None) -> list[tuple
     if not (data / "truth.json").is_file():
         subprocess.run([sys.executable, "-m", "pipelines.cli", "demo-data", "--out", str(data), "--scale",
                         str(scale), "--seed", "42"], check=True, cwd=BENCH_DIR.parent, stdout=subprocess.DEVNULL)
-    rows, ingest_staged = run_stages(data, quarter, cap_mib)
+    rows, ingest_staged, stopped = run_stages(data, quarter, cap_mib)
     with tempfile.TemporaryDirectory(prefix="speval-bench-") as tmp:
         log = Path(tmp, "read_csv.log")
         *_, samples, _ = sampled([sys.executable, __file__, "--read-csv", *ingested_csvs(data, quarter)],
                                  dict(os.environ), log)
         read_csv_s = float(log.read_text().split()[-1])
-    stopped = any(stage.startswith(STOPPED) for stage, *_ in rows)
     whole = None if stopped else dict((stage, wall) for stage, wall, _ in rows)["whole run"]
     return rows + [("duckdb read_csv", read_csv_s, max(rss for _, rss in samples)),
                    (RATIO_INGEST, None if ingest_staged is None else ingest_staged / read_csv_s, None),

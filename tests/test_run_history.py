@@ -13,14 +13,18 @@ from dagster._core.instance import DagsterInstance
 
 from pipelines.run_history import KEPT_SHARDS, KeptOpenEventLogStorage
 
-KEPT = {"custom": {"module": "pipelines.run_history", "class": "RunHistoryStorage"}}
-DAGSTERS = {"sqlite": {}}
+def KEPT(base_dir: Path) -> dict:
+    return {"custom": {"module": "pipelines.run_history", "class": "RunHistoryStorage",
+                       "config": {"base_dir": str(base_dir)}}}
 
 
-def instance(folder: Path, storage: dict, base_dir: Path) -> DagsterInstance:
-    """An instance configured as a dagster.yaml in `folder` says, its history under `base_dir`."""
-    storage = {kind: {**body, **({"config": {"base_dir": str(base_dir)}} if kind == "custom" else
-                                 {"base_dir": str(base_dir)})} for kind, body in storage.items()}
+def DAGSTERS(base_dir: Path) -> dict:
+    return {"sqlite": {"base_dir": str(base_dir)}}
+
+
+def instance(folder: Path, storage, base_dir: Path) -> DagsterInstance:
+    """An instance configured as a dagster.yaml in `folder` says: the `storage` block for `base_dir`."""
+    storage = storage(base_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": False}, "storage": storage}))
     return DagsterInstance.from_config(str(folder))

@@ -98,14 +98,13 @@ def matched_sets(cohort_rows: Callable[[str], pl.DataFrame], settings: list[tupl
         logit = propensity_logit(X, treated)
         matcher = Matcher(logit, treated, stratum, person)
         for (name, _), result in zip(settings, matcher.match_all([s for _, s in settings])):
-            set_of = {int(t): i for i, t in enumerate(np.unique(result.treated_row))}
-            treated_rows = np.array(sorted(set_of), dtype=np.int64)
+            # the matched treated in row order, and each control's set (its treated person's place among them)
+            treated_rows, control_set = np.unique(result.treated_row.astype(np.int64), return_inverse=True)
             members = np.concatenate([treated_rows, result.control_row])
             index_date = rows["index_date"].gather(np.concatenate([treated_rows, result.treated_row]))
             sets.append(pl.DataFrame({
                 "setting": name, "cohort": cohort,
-                "set_id": np.concatenate([np.arange(len(treated_rows)),
-                                          [set_of[int(t)] for t in result.treated_row]]).astype(np.int64),
+                "set_id": np.concatenate([np.arange(len(treated_rows)), control_set.ravel()]).astype(np.int64),
                 "role": ["treated"] * len(treated_rows) + ["control"] * len(result.control_row),
                 "person_id": rows["person_id"].gather(members),
                 "weight": np.concatenate([np.ones(len(treated_rows)), result.weight]),
